@@ -1,0 +1,74 @@
+package dev.convene.server;
+
+import dev.convene.server.auth.AuthInterceptor;
+import dev.convene.server.grpc.ErrorMappingInterceptor;
+import dev.convene.server.grpc.ValidationInterceptor;
+import io.grpc.BindableService;
+import io.grpc.Server;
+import io.grpc.ServerBuilder;
+import io.grpc.ServerInterceptors;
+import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import io.grpc.protobuf.services.HealthStatusManager;
+import io.grpc.protobuf.services.ProtoReflectionServiceV1;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The gRPC server: Convene's services behind error mapping, authentication and validation, plus
+ * health and reflection. Takes a {@link ServerBuilder} so tests can pass an in-process one.
+ */
+public final class ConveneServer {
+  private static final Logger log = LoggerFactory.getLogger(ConveneServer.class);
+
+  private final Server server;
+  private final HealthStatusManager health = new HealthStatusManager();
+
+  public ConveneServer(ServerBuilder<?> builder, Executor executor, AuthInterceptor auth,
+      ValidationInterceptor validation, List<BindableService> services) {
+    ErrorMappingInterceptor errors = new ErrorMappingInterceptor();
+    builder.executor(executor);
+    for (BindableService service : services) {
+      // The last interceptor listed runs first: errors wrap auth, auth wraps validation.
+      builder.addService(ServerInterceptors.intercept(service, validation, auth, errors));
+    }
+    builder.addService(ServerInterceptors.intercept(health.getHealthService(), errors));
+    builder.addService(ProtoReflectionServiceV1.newInstance());
+    this.server = builder.build();
+  }
+
+  public ConveneServer start() throws IOException {
+    server.start();
+    health.setStatus("", ServingStatus.SERVING);
+    return this;
+  }
+
+  /** The port the server listens on (-1 for in-process). */
+  public int port() {
+    return server.getPort();
+  }
+
+  /** Reports NOT_SERVING, stops taking calls, and waits up to {@code grace} for in-flight ones. */
+  public void shutdown(Duration grace) {
+    health.enterTerminalState();
+    server.shutdown();
+    try {
+      if (!server.awaitTermination(grace.toMillis(), TimeUnit.MILLISECONDS)) {
+        log.warn("In-flight calls did not finish within {}; cancelling them", grace);
+        server.shutdownNow();
+        server.awaitTermination(5, TimeUnit.SECONDS);
+      }
+    } catch (InterruptedException e) {
+      server.shutdownNow();
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  public void awaitTermination() throws InterruptedException {
+    server.awaitTermination();
+  }
+}

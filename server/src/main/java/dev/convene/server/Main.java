@@ -1,0 +1,194 @@
+package dev.convene.server;
+
+import build.buf.protovalidate.ValidatorFactory;
+import dev.convene.server.auth.AuthInterceptor;
+import dev.convene.server.auth.Tenants;
+import dev.convene.server.config.ConveneConfig;
+import dev.convene.server.db.Database;
+import dev.convene.server.db.EmbeddedDatabase;
+import dev.convene.server.grpc.ValidationInterceptor;
+import dev.convene.server.session.SessionJobs;
+import dev.convene.server.session.SessionService;
+import io.grpc.BindableService;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.time.Clock;
+import java.util.List;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.jdbi.v3.core.Jdbi;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * The composition root and command line: {@code serve} (the default) runs the server; {@code tenant}
+ * and {@code key} administer tenants and API keys against the configured database.
+ */
+@Command(name = "convene", mixinStandardHelpOptions = true,
+    description = "Convene: the session backend for video and voice calls.",
+    subcommands = {Main.Serve.class, Main.TenantCommand.class, Main.KeyCommand.class})
+public final class Main implements Runnable {
+  private static final Logger log = LoggerFactory.getLogger(Main.class);
+
+  public static void main(String[] args) {
+    System.exit(new CommandLine(new Main()).execute(args));
+  }
+
+  @Override
+  public void run() {
+    new Serve().run();
+  }
+
+  /** The services every server serves, built from their collaborators. */
+  public static List<BindableService> services(Jdbi jdbi, Clock clock, IdGenerator ids) {
+    return List.of(new SessionService(jdbi, clock, ids));
+  }
+
+  public static ValidationInterceptor validation() {
+    return new ValidationInterceptor(ValidatorFactory.newBuilder().build());
+  }
+
+  /** Request threads as many as connections, with a bounded queue in front. */
+  public static ExecutorService requestExecutor(int threads, int queue) {
+    AtomicInteger n = new AtomicInteger();
+    return new ThreadPoolExecutor(threads, threads, 60, TimeUnit.SECONDS, new ArrayBlockingQueue<>(queue), r -> {
+      Thread t = new Thread(r, "convene-request-" + n.incrementAndGet());
+      t.setDaemon(true);
+      return t;
+    });
+  }
+
+  /** The configured database, or the embedded one (started, or attached to if already running). */
+  static final class Db implements AutoCloseable {
+    final Database database;
+    final EmbeddedDatabase embedded;
+
+    Db(ConveneConfig config, boolean attachToRunning) {
+      if (config.databaseUrl().isPresent()) {
+        embedded = null;
+        database = Database.open(config.databaseUrl().get(), config);
+      } else if (attachToRunning && listening(config.embeddedPort())) {
+        embedded = null;
+        database = Database.open("jdbc:postgresql://127.0.0.1:" + config.embeddedPort() + "/postgres?user=postgres",
+            config);
+      } else {
+        embedded = EmbeddedDatabase.start(config.embeddedDataDir(), config.embeddedPort());
+        database = Database.open(embedded.jdbcUrl(), config);
+      }
+    }
+
+    private static boolean listening(int port) {
+      try (Socket s = new Socket()) {
+        s.connect(new InetSocketAddress("127.0.0.1", port), 500);
+        return true;
+      } catch (java.io.IOException e) {
+        return false;
+      }
+    }
+
+    @Override
+    public void close() {
+      database.close();
+      if (embedded != null) {
+        embedded.close();
+      }
+    }
+  }
+
+  @Command(name = "serve", description = "Run the gRPC server (the default command).")
+  static final class Serve implements Runnable {
+    @Override
+    public void run() {
+      ConveneConfig config = ConveneConfig.fromEnv(System.getenv());
+      log.info("Starting Convene with {}", config);
+      Clock clock = Clock.systemUTC();
+      IdGenerator ids = IdGenerator.random();
+      Db db = new Db(config, false);
+      Jdbi jdbi = db.database.jdbi();
+      if (db.embedded != null) {
+        new Tenants(jdbi, clock, ids).bootstrapDevTenant().ifPresent(k -> System.out.printf(
+            "%nFirst start: created tenant 'dev'. Its API key (shown once, stored hashed):%n%n    %s%n%n", k.key()));
+      }
+      ExecutorService executor = requestExecutor(config.poolSize(), config.requestQueue());
+      ConveneServer server = new ConveneServer(NettyServerBuilder.forPort(config.grpcPort()), executor,
+          new AuthInterceptor(jdbi), validation(), services(jdbi, clock, ids));
+      SessionJobs jobs = new SessionJobs(jdbi, clock);
+      try {
+        server.start();
+      } catch (java.io.IOException e) {
+        db.close();
+        throw new IllegalStateException("could not listen on port " + config.grpcPort(), e);
+      }
+      jobs.start(config.jobInterval());
+      log.info("Convene is serving gRPC on port {}", server.port());
+      Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+        log.info("Shutting down: draining in-flight calls for up to {}", config.shutdownGrace());
+        jobs.close();
+        server.shutdown(config.shutdownGrace());
+        executor.shutdown();
+        db.close();
+      }, "convene-shutdown"));
+      try {
+        server.awaitTermination();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  @Command(name = "tenant", description = "Administer tenants.", subcommands = TenantCommand.Create.class)
+  static final class TenantCommand {
+    @Command(name = "create", description = "Create a tenant and print its first API key (shown once).")
+    static final class Create implements Runnable {
+      @Option(names = "--name", required = true, description = "The tenant's name.")
+      String name;
+
+      @Override
+      public void run() {
+        try (Db db = new Db(ConveneConfig.fromEnv(System.getenv()), true)) {
+          Tenants.IssuedKey k = new Tenants(db.database.jdbi(), Clock.systemUTC(), IdGenerator.random()).createTenant(name);
+          System.out.printf("tenant: %s%nkey id: %s%napi key: %s%n", k.tenantId(), k.keyId(), k.key());
+        }
+      }
+    }
+  }
+
+  @Command(name = "key", description = "Administer API keys.", subcommands = {KeyCommand.Create.class, KeyCommand.Revoke.class})
+  static final class KeyCommand {
+    @Command(name = "create", description = "Create another API key for a tenant and print it (shown once).")
+    static final class Create implements Runnable {
+      @Option(names = "--tenant", required = true, description = "The tenant id.")
+      String tenant;
+
+      @Override
+      public void run() {
+        try (Db db = new Db(ConveneConfig.fromEnv(System.getenv()), true)) {
+          Tenants.IssuedKey k = new Tenants(db.database.jdbi(), Clock.systemUTC(), IdGenerator.random()).createKey(tenant);
+          System.out.printf("key id: %s%napi key: %s%n", k.keyId(), k.key());
+        }
+      }
+    }
+
+    @Command(name = "revoke", description = "Revoke an API key by its id (key_...).")
+    static final class Revoke implements java.util.concurrent.Callable<Integer> {
+      @Option(names = "--key-id", required = true, description = "The key id.")
+      String keyId;
+
+      @Override
+      public Integer call() {
+        try (Db db = new Db(ConveneConfig.fromEnv(System.getenv()), true)) {
+          boolean revoked = new Tenants(db.database.jdbi(), Clock.systemUTC(), IdGenerator.random()).revokeKey(keyId);
+          System.out.println(revoked ? "revoked " + keyId : "no live key " + keyId);
+          return revoked ? 0 : 1;
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,104 @@
+package dev.convene.server.config;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.format.DateTimeParseException;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The server's whole configuration, read from {@code CONVENE_*} environment variables (each one is
+ * documented in README.md). A bad value fails start-up with the variable's name.
+ *
+ * @param grpcPort             CONVENE_GRPC_PORT: port of the gRPC server (default 9090)
+ * @param databaseUrl          CONVENE_DATABASE_URL: JDBC URL of PostgreSQL; empty starts the embedded one
+ * @param databaseUser         CONVENE_DATABASE_USER
+ * @param databasePassword     CONVENE_DATABASE_PASSWORD (secret: only from the environment)
+ * @param poolSize             CONVENE_DATABASE_POOL_SIZE: connections, and so request threads (default 10)
+ * @param connectTimeout       CONVENE_DATABASE_CONNECT_TIMEOUT: wait for a connection before UNAVAILABLE (default PT3S)
+ * @param embeddedDataDir      CONVENE_EMBEDDED_DATA_DIR: where the embedded PostgreSQL keeps its data (default ./data/postgres)
+ * @param embeddedPort         CONVENE_EMBEDDED_PORT: loopback port of the embedded PostgreSQL (default 54329)
+ * @param jobInterval          CONVENE_JOB_INTERVAL: how often no-show and empty-room checks run (default PT10S)
+ * @param shutdownGrace        CONVENE_SHUTDOWN_GRACE: how long shutdown waits for in-flight calls (default PT20S)
+ * @param requestQueue         CONVENE_REQUEST_QUEUE: calls that may wait for a request thread (default 1000)
+ */
+public record ConveneConfig(
+    int grpcPort,
+    Optional<String> databaseUrl,
+    String databaseUser,
+    String databasePassword,
+    int poolSize,
+    Duration connectTimeout,
+    Path embeddedDataDir,
+    int embeddedPort,
+    Duration jobInterval,
+    Duration shutdownGrace,
+    int requestQueue) {
+
+  public static ConveneConfig fromEnv(Map<String, String> env) {
+    Reader r = new Reader(env);
+    return new ConveneConfig(
+        r.integer("CONVENE_GRPC_PORT", 9090, 0, 65535),
+        r.optional("CONVENE_DATABASE_URL"),
+        r.string("CONVENE_DATABASE_USER", ""),
+        r.string("CONVENE_DATABASE_PASSWORD", ""),
+        r.integer("CONVENE_DATABASE_POOL_SIZE", 10, 1, 200),
+        r.duration("CONVENE_DATABASE_CONNECT_TIMEOUT", Duration.ofSeconds(3)),
+        Path.of(r.string("CONVENE_EMBEDDED_DATA_DIR", "./data/postgres")),
+        r.integer("CONVENE_EMBEDDED_PORT", 54329, 1, 65535),
+        r.duration("CONVENE_JOB_INTERVAL", Duration.ofSeconds(10)),
+        r.duration("CONVENE_SHUTDOWN_GRACE", Duration.ofSeconds(20)),
+        r.integer("CONVENE_REQUEST_QUEUE", 1000, 1, 1_000_000));
+  }
+
+  @Override
+  public String toString() {
+    // Never print the password.
+    return "ConveneConfig[grpcPort=" + grpcPort + ", database=" + (databaseUrl.isPresent() ? "external" : "embedded")
+        + ", poolSize=" + poolSize + ", embeddedDataDir=" + embeddedDataDir + ", jobInterval=" + jobInterval + "]";
+  }
+
+  /** Reads typed values, failing with the variable's name. */
+  private record Reader(Map<String, String> env) {
+    Optional<String> optional(String name) {
+      String v = env.get(name);
+      return v == null || v.isBlank() ? Optional.empty() : Optional.of(v.trim());
+    }
+
+    String string(String name, String dflt) {
+      return optional(name).orElse(dflt);
+    }
+
+    int integer(String name, int dflt, int min, int max) {
+      Optional<String> v = optional(name);
+      if (v.isEmpty()) {
+        return dflt;
+      }
+      try {
+        int n = Integer.parseInt(v.get());
+        if (n < min || n > max) {
+          throw new IllegalArgumentException(name + " must be between " + min + " and " + max + ", got " + n);
+        }
+        return n;
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException(name + " must be a whole number, got '" + v.get() + "'");
+      }
+    }
+
+    Duration duration(String name, Duration dflt) {
+      Optional<String> v = optional(name);
+      if (v.isEmpty()) {
+        return dflt;
+      }
+      try {
+        Duration d = Duration.parse(v.get());
+        if (d.isNegative() || d.isZero()) {
+          throw new IllegalArgumentException(name + " must be positive, got " + v.get());
+        }
+        return d;
+      } catch (DateTimeParseException e) {
+        throw new IllegalArgumentException(name + " must be an ISO-8601 duration such as PT10S, got '" + v.get() + "'");
+      }
+    }
+  }
+}

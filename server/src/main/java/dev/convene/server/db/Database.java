@@ -1,0 +1,70 @@
+package dev.convene.server.db;
+
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import dev.convene.server.config.ConveneConfig;
+import java.time.Duration;
+import javax.sql.DataSource;
+import org.flywaydb.core.Flyway;
+import org.jdbi.v3.core.Jdbi;
+import org.jdbi.v3.postgres.PostgresPlugin;
+import org.jdbi.v3.sqlobject.SqlObjectPlugin;
+
+/** The connection pool, migrated schema and Jdbi handle the services share. */
+public final class Database implements AutoCloseable {
+  private final HikariDataSource dataSource;
+  private final Jdbi jdbi;
+
+  private Database(HikariDataSource dataSource) {
+    this.dataSource = dataSource;
+    this.jdbi = Jdbi.create(dataSource).installPlugin(new SqlObjectPlugin()).installPlugin(new PostgresPlugin());
+  }
+
+  /** Opens a pool on {@code jdbcUrl} and runs the Flyway migrations. */
+  public static Database open(String jdbcUrl, String user, String password, int poolSize, Duration connectTimeout) {
+    HikariConfig hc = new HikariConfig();
+    hc.setJdbcUrl(jdbcUrl);
+    if (!user.isEmpty()) {
+      hc.setUsername(user);
+    }
+    if (!password.isEmpty()) {
+      hc.setPassword(password);
+    }
+    hc.setMaximumPoolSize(poolSize);
+    hc.setMinimumIdle(1);
+    hc.setConnectionTimeout(connectTimeout.toMillis());
+    hc.setValidationTimeout(Math.min(1000, connectTimeout.toMillis()));
+    hc.setPoolName("convene");
+    // Start even if the database is briefly away; calls get UNAVAILABLE until it is back.
+    hc.setInitializationFailTimeout(-1);
+    HikariDataSource ds = new HikariDataSource(hc);
+    try {
+      migrate(ds);
+      return new Database(ds);
+    } catch (RuntimeException e) {
+      ds.close();
+      throw e;
+    }
+  }
+
+  public static Database open(String jdbcUrl, ConveneConfig config) {
+    return open(jdbcUrl, config.databaseUser(), config.databasePassword(), config.poolSize(), config.connectTimeout());
+  }
+
+  static void migrate(DataSource ds) {
+    Flyway.configure().dataSource(ds).locations("classpath:db/migration").load().migrate();
+  }
+
+  public Jdbi jdbi() {
+    return jdbi;
+  }
+
+  public DataSource dataSource() {
+    return dataSource;
+  }
+
+  @Override
+  public void close() {
+    dataSource.close();
+  }
+}

@@ -1,0 +1,54 @@
+package dev.convene.server.grpc;
+
+import io.grpc.Status;
+import java.util.Map;
+
+/** A domain failure with the gRPC code and stable ErrorInfo reason it is reported as. */
+public class ConveneException extends RuntimeException {
+  private final Status.Code code;
+  private final String reason;
+  private final String field;
+  private final Map<String, String> metadata;
+
+  private ConveneException(Status.Code code, String reason, String message, String field, Map<String, String> metadata) {
+    super(message, null, false, false);
+    this.code = code;
+    this.reason = reason;
+    this.field = field;
+    this.metadata = Map.copyOf(metadata);
+  }
+
+  public Status.Code code() { return code; }
+  public String reason() { return reason; }
+  /** The request field a bad-input error is about, or null. */
+  public String field() { return field; }
+  public Map<String, String> metadata() { return metadata; }
+
+  public static ConveneException notFound(String reason, String message) {
+    return new ConveneException(Status.Code.NOT_FOUND, reason, message, null, Map.of());
+  }
+
+  public static ConveneException alreadyExists(String reason, String message) {
+    return new ConveneException(Status.Code.ALREADY_EXISTS, reason, message, null, Map.of());
+  }
+
+  public static ConveneException failedPrecondition(String reason, String message, Map<String, String> metadata) {
+    return new ConveneException(Status.Code.FAILED_PRECONDITION, reason, message, null, metadata);
+  }
+
+  public static ConveneException resourceExhausted(String reason, String message) {
+    return new ConveneException(Status.Code.RESOURCE_EXHAUSTED, reason, message, null, Map.of());
+  }
+
+  public static ConveneException invalidArgument(String reason, String field, String message) {
+    return new ConveneException(Status.Code.INVALID_ARGUMENT, reason, message, field, Map.of());
+  }
+
+  public static ConveneException unauthenticated(String reason, String message) {
+    return new ConveneException(Status.Code.UNAUTHENTICATED, reason, message, null, Map.of());
+  }
+
+  public static ConveneException unavailable(String reason, String message) {
+    return new ConveneException(Status.Code.UNAVAILABLE, reason, message, null, Map.of());
+  }
+}

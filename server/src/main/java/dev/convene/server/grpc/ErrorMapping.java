@@ -1,0 +1,92 @@
+package dev.convene.server.grpc;
+
+import com.google.protobuf.Any;
+import com.google.rpc.BadRequest;
+import com.google.rpc.Code;
+import com.google.rpc.ErrorInfo;
+import io.grpc.StatusRuntimeException;
+import io.grpc.protobuf.StatusProto;
+import java.sql.SQLException;
+import java.sql.SQLTransientConnectionException;
+import java.util.List;
+import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** Turns any exception a handler throws into a {@code google.rpc.Status} with an ErrorInfo. */
+public final class ErrorMapping {
+  private static final Logger log = LoggerFactory.getLogger(ErrorMapping.class);
+
+  private ErrorMapping() {}
+
+  /** Maps {@code t}, logging once at a level that fits its kind. */
+  public static StatusRuntimeException toStatus(Throwable t, String method) {
+    if (t instanceof StatusRuntimeException sre) {
+      return sre;
+    }
+    if (t instanceof ConveneException ce) {
+      log.debug("{} failed: {} {}", method, ce.code(), ce.reason());
+      return build(ce.code().value(), ce.getMessage(), ce.reason(), ce.metadata(), ce.field() == null
+          ? List.of()
+          : List.of(BadRequest.FieldViolation.newBuilder()
+              .setField(ce.field()).setDescription(ce.getMessage()).build()));
+    }
+    if (isDatabaseUnavailable(t)) {
+      log.warn("{} failed: database unavailable: {}", method, rootMessage(t));
+      return build(Code.UNAVAILABLE_VALUE, "the database is unavailable; retry later",
+          ErrorReasons.DATABASE_UNAVAILABLE, Map.of(), List.of());
+    }
+    log.error("{} failed with an unexpected error", method, t);
+    return build(Code.INTERNAL_VALUE, "internal error", ErrorReasons.INTERNAL, Map.of(), List.of());
+  }
+
+  /** INVALID_ARGUMENT with one field violation per entry. */
+  public static StatusRuntimeException invalidArgument(List<BadRequest.FieldViolation> violations) {
+    String message = violations.isEmpty() ? "invalid request"
+        : violations.get(0).getField() + ": " + violations.get(0).getDescription();
+    return build(Code.INVALID_ARGUMENT_VALUE, message, ErrorReasons.INVALID_ARGUMENT, Map.of(), violations);
+  }
+
+  static StatusRuntimeException build(int code, String message, String reason,
+      Map<String, String> metadata, List<BadRequest.FieldViolation> violations) {
+    com.google.rpc.Status.Builder status = com.google.rpc.Status.newBuilder()
+        .setCode(code)
+        .setMessage(message)
+        .addDetails(Any.pack(ErrorInfo.newBuilder()
+            .setReason(reason).setDomain(ErrorReasons.DOMAIN).putAllMetadata(metadata).build()));
+    if (!violations.isEmpty()) {
+      status.addDetails(Any.pack(BadRequest.newBuilder().addAllFieldViolations(violations).build()));
+    }
+    return StatusProto.toStatusRuntimeException(status.build());
+  }
+
+  /**
+   * True when the cause is the database being unreachable: the pool timing out on a connection,
+   * or PostgreSQL's connection-exception (08xxx) and shutdown (57P0x) SQL states.
+   */
+  static boolean isDatabaseUnavailable(Throwable t) {
+    for (Throwable c = t; c != null; c = c.getCause()) {
+      if (c instanceof SQLTransientConnectionException) {
+        return true;
+      }
+      if (c instanceof SQLException sql && sql.getSQLState() != null) {
+        String state = sql.getSQLState();
+        if (state.startsWith("08") || state.startsWith("57P")) {
+          return true;
+        }
+      }
+      if (c.getCause() == c) {
+        break;
+      }
+    }
+    return false;
+  }
+
+  private static String rootMessage(Throwable t) {
+    Throwable c = t;
+    while (c.getCause() != null && c.getCause() != c) {
+      c = c.getCause();
+    }
+    return c.getClass().getSimpleName();
+  }
+}

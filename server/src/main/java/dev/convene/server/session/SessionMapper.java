@@ -1,0 +1,91 @@
+package dev.convene.server.session;
+
+import dev.convene.server.db.Json;
+import dev.convene.server.grpc.ProtoTime;
+import dev.convene.v1.MediaType;
+import dev.convene.v1.Participant;
+import dev.convene.v1.ParticipantRole;
+import dev.convene.v1.Session;
+import dev.convene.v1.SessionSettings;
+import dev.convene.v1.SessionStatus;
+
+/** Stored rows to protos, and proto enums to the short names stored in the database. */
+final class SessionMapper {
+  private SessionMapper() {}
+
+  static String name(SessionStatus s) {
+    return s.name().substring("SESSION_STATUS_".length());
+  }
+
+  static String name(ParticipantRole r) {
+    return r.name().substring("PARTICIPANT_ROLE_".length());
+  }
+
+  static String name(MediaType m) {
+    return m.name().substring("MEDIA_TYPE_".length());
+  }
+
+  static SessionStatus status(String name) {
+    return SessionStatus.valueOf("SESSION_STATUS_" + name);
+  }
+
+  static ParticipantRole role(String name) {
+    return ParticipantRole.valueOf("PARTICIPANT_ROLE_" + name);
+  }
+
+  static Session toProto(SessionRow r) {
+    Session.Builder b = Session.newBuilder()
+        .setId(r.id())
+        .setExternalRef(r.externalRef())
+        .setTitle(r.title())
+        .setMedia(MediaType.valueOf("MEDIA_TYPE_" + r.media()))
+        .setStatus(status(r.status()))
+        .setScheduledStartTime(ProtoTime.timestamp(r.scheduledStartTime()))
+        .setScheduledEndTime(ProtoTime.timestamp(r.scheduledEndTime()))
+        .setSettings(SessionSettings.newBuilder()
+            .setMaxParticipants(r.maxParticipants())
+            .setLobbyEnabled(r.lobbyEnabled())
+            .setNoShowGrace(ProtoTime.millis(r.noShowGraceMs()))
+            .setEmptyTimeout(ProtoTime.millis(r.emptyTimeoutMs())))
+        .putAllMetadata(Json.toStringMap(r.metadata()))
+        .setCreateTime(ProtoTime.timestamp(r.createTime()))
+        .setUpdateTime(ProtoTime.timestamp(r.updateTime()))
+        .setStatusReason(r.statusReason())
+        .setPresentCount(r.presentCount());
+    if (r.startTime() != null) {
+      b.setStartTime(ProtoTime.timestamp(r.startTime()));
+    }
+    if (r.endTime() != null) {
+      b.setEndTime(ProtoTime.timestamp(r.endTime()));
+    }
+    if (r.startTime() != null && r.endTime() != null) {
+      b.setDuration(ProtoTime.duration(java.time.Duration.between(r.startTime(), r.endTime())));
+    }
+    for (String role : r.missingRoles()) {
+      b.addMissingRoles(role(role));
+    }
+    return b.build();
+  }
+
+  static Participant toProto(ParticipantRow p) {
+    Participant.Builder b = Participant.newBuilder()
+        .setSessionId(p.sessionId())
+        .setUserId(p.userId())
+        .setDisplayName(p.displayName())
+        .setRole(role(p.role()))
+        .setPresent(p.present())
+        .setConnectedDuration(ProtoTime.millis(p.connectedMs()))
+        .setJoinCount(p.joinCount())
+        .setAddTime(ProtoTime.timestamp(p.addTime()));
+    if (p.firstJoinTime() != null) {
+      b.setFirstJoinTime(ProtoTime.timestamp(p.firstJoinTime()));
+    }
+    if (p.lastJoinTime() != null) {
+      b.setLastJoinTime(ProtoTime.timestamp(p.lastJoinTime()));
+    }
+    if (p.lastLeaveTime() != null) {
+      b.setLastLeaveTime(ProtoTime.timestamp(p.lastLeaveTime()));
+    }
+    return b.build();
+  }
+}

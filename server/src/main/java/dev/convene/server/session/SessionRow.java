@@ -1,0 +1,47 @@
+package dev.convene.server.session;
+
+import java.time.Instant;
+
+/**
+ * One stored session. {@code status} holds the short status name ("IN_PROGRESS");
+ * {@code metadata} is the jsonb object as text; {@code presentCount} is derived on read.
+ */
+public record SessionRow(
+    String id,
+    String tenantId,
+    String externalRef,
+    String requestId,
+    String title,
+    String media,
+    String status,
+    Instant scheduledStartTime,
+    Instant scheduledEndTime,
+    int maxParticipants,
+    boolean lobbyEnabled,
+    long noShowGraceMs,
+    long emptyTimeoutMs,
+    String metadata,
+    String statusReason,
+    String[] missingRoles,
+    Instant createTime,
+    Instant updateTime,
+    Instant startTime,
+    Instant endTime,
+    Instant emptySince,
+    Instant noShowDeadline,
+    int presentCount) {
+
+  /** This row with a new lifecycle state; everything else stays. */
+  SessionRow withLifecycle(String status, String statusReason, String[] missingRoles, Instant updateTime,
+      Instant startTime, Instant endTime, Instant emptySince) {
+    return new SessionRow(id, tenantId, externalRef, requestId, title, media, status, scheduledStartTime,
+        scheduledEndTime, maxParticipants, lobbyEnabled, noShowGraceMs, emptyTimeoutMs, metadata, statusReason,
+        missingRoles, createTime, updateTime, startTime, endTime, emptySince, noShowDeadline, presentCount);
+  }
+
+  SessionRow withPresentCount(int count) {
+    return new SessionRow(id, tenantId, externalRef, requestId, title, media, status, scheduledStartTime,
+        scheduledEndTime, maxParticipants, lobbyEnabled, noShowGraceMs, emptyTimeoutMs, metadata, statusReason,
+        missingRoles, createTime, updateTime, startTime, endTime, emptySince, noShowDeadline, count);
+  }
+}
