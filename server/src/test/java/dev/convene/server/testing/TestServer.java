@@ -1,0 +1,89 @@
+package dev.convene.server.testing;
+
+import dev.convene.server.ConveneServer;
+import dev.convene.server.IdGenerator;
+import dev.convene.server.Main;
+import dev.convene.server.auth.AuthInterceptor;
+import dev.convene.server.auth.Tenants;
+import dev.convene.server.db.Database;
+import io.grpc.CallCredentials;
+import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.inprocess.InProcessChannelBuilder;
+import io.grpc.inprocess.InProcessServerBuilder;
+import java.io.IOException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executor;
+import org.jdbi.v3.core.Jdbi;
+
+/**
+ * The real server wiring (interceptors, services, executor) on an in-process transport, over a
+ * fresh real PostgreSQL database, with two tenants and a clock the test moves.
+ */
+public final class TestServer implements AutoCloseable {
+  public static final Instant T0 = Instant.parse("2030-01-01T10:00:00Z");
+
+  public final Database database;
+  public final MutableClock clock = new MutableClock(T0);
+  public final Tenants.IssuedKey tenantA;
+  public final Tenants.IssuedKey tenantB;
+  public final ManagedChannel channel;
+  private final ConveneServer server;
+  private final ExecutorService executor;
+
+  public TestServer() {
+    this(IdGenerator.random());
+  }
+
+  public TestServer(IdGenerator ids) {
+    this(TestPostgres.freshDatabase(8), ids);
+  }
+
+  /** Serves over {@code database}, which this server closes. */
+  public TestServer(Database database, IdGenerator ids) {
+    this.database = database;
+    Tenants tenants = new Tenants(database.jdbi(), clock, ids);
+    tenantA = tenants.createTenant("tenant a");
+    tenantB = tenants.createTenant("tenant b");
+    String name = InProcessServerBuilder.generateName();
+    executor = Main.requestExecutor(8, 1000);
+    server = new ConveneServer(InProcessServerBuilder.forName(name), executor, new AuthInterceptor(database.jdbi()),
+        Main.validation(), Main.services(database.jdbi(), clock, ids));
+    try {
+      server.start();
+    } catch (IOException e) {
+      throw new IllegalStateException(e);
+    }
+    channel = InProcessChannelBuilder.forName(name).directExecutor().build();
+  }
+
+  public Jdbi jdbi() {
+    return database.jdbi();
+  }
+
+  /** Sends {@code authorization: Bearer <key>}. */
+  public static CallCredentials bearer(String key) {
+    return new CallCredentials() {
+      @Override
+      public void applyRequestMetadata(RequestInfo info, Executor appExecutor, MetadataApplier applier) {
+        Metadata m = new Metadata();
+        m.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + key);
+        applier.apply(m);
+      }
+    };
+  }
+
+  public void shutdown(Duration grace) {
+    server.shutdown(grace);
+  }
+
+  @Override
+  public void close() {
+    channel.shutdownNow();
+    server.shutdown(Duration.ofSeconds(5));
+    executor.shutdownNow();
+    database.close();
+  }
+}
