@@ -38,7 +38,14 @@ public final class Main implements Runnable {
   private static final Logger log = LoggerFactory.getLogger(Main.class);
 
   public static void main(String[] args) {
-    System.exit(new CommandLine(new Main()).execute(args));
+    CommandLine cli = new CommandLine(new Main());
+    // An operator gets one line naming what went wrong, not a stack trace.
+    cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
+      cmd.getErr().println("convene: " + e.getMessage());
+      log.debug("Command failed", e);
+      return 1;
+    });
+    System.exit(cli.execute(args));
   }
 
   @Override
@@ -79,7 +86,13 @@ public final class Main implements Runnable {
         database = Database.open("jdbc:postgresql://127.0.0.1:" + config.embeddedPort() + "/postgres?user=postgres",
             config);
       } else {
-        embedded = EmbeddedDatabase.start(config.embeddedDataDir(), config.embeddedPort());
+        try {
+          embedded = EmbeddedDatabase.start(config.embeddedDataDir(), config.embeddedPort());
+        } catch (IllegalStateException e) {
+          throw new IllegalStateException("the embedded PostgreSQL in " + config.embeddedDataDir()
+              + " is in use by another process and not listening on CONVENE_EMBEDDED_PORT=" + config.embeddedPort()
+              + "; set CONVENE_EMBEDDED_PORT to the port it uses", e);
+        }
         database = Database.open(embedded.jdbcUrl(), config);
       }
     }
