@@ -1,0 +1,135 @@
+"""Builds convene-client, generating convene/v1 gRPC code from proto/ with grpcio-tools first.
+
+Nothing generated is checked in. The protos are read from the repository
+(`proto/src/main/proto`, or CONVENE_PROTO_DIR); their imports `buf/validate/validate.proto` and
+`google/api/annotations.proto` are unpacked from the jars the Maven build leaves in the local
+Maven repository (M2_REPO, default ~/.m2/repository), or read from CONVENE_PROTO_INCLUDE.
+
+Those two imports only carry server-side options (validation rules, HTTP mappings), so they are
+stripped from the descriptors before Python code is generated: the client then needs neither
+protovalidate nor its CEL runtime, only grpcio and protobuf.
+"""
+
+import os
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+
+from setuptools import setup
+from setuptools.command.build_py import build_py
+from setuptools.command.egg_info import egg_info
+
+HERE = Path(__file__).resolve().parent
+PACKAGE_DIR = HERE / "src" / "convene" / "v1"
+SERVER_ONLY_IMPORTS = {"buf/validate/validate.proto", "google/api/annotations.proto", "google/api/http.proto"}
+JARS = (
+    "build/buf/protovalidate/1.3.0/protovalidate-1.3.0.jar",
+    "com/google/api/grpc/proto-google-common-protos/2.64.1/proto-google-common-protos-2.64.1.jar",
+)
+
+
+def _proto_root() -> Path:
+    root = Path(os.environ.get("CONVENE_PROTO_DIR", HERE.parent.parent / "proto" / "src" / "main" / "proto"))
+    if not (root / "convene" / "v1").is_dir():
+        raise SystemExit(f"convene-client: no convene/v1 protos under {root}; set CONVENE_PROTO_DIR")
+    return root
+
+
+def _includes(work: Path) -> Path:
+    given = os.environ.get("CONVENE_PROTO_INCLUDE")
+    if given:
+        return Path(given)
+    m2 = Path(os.environ.get("M2_REPO", Path.home() / ".m2" / "repository"))
+    include = work / "include"
+    for jar in JARS:
+        path = m2 / jar
+        if not path.is_file():
+            raise SystemExit(
+                f"convene-client: missing {path}; run the Maven build once, or set M2_REPO or CONVENE_PROTO_INCLUDE"
+            )
+        with zipfile.ZipFile(path) as z:
+            z.extractall(include, [n for n in z.namelist() if n.endswith(".proto") and n.startswith(("buf/", "google/api/"))])
+    return include
+
+
+def _strip_server_only(data: bytes) -> bytes:
+    from google.protobuf import descriptor_pb2
+
+    fds = descriptor_pb2.FileDescriptorSet.FromString(data)
+    kept = descriptor_pb2.FileDescriptorSet()
+    for file in fds.file:
+        if not file.name.startswith(("convene/", "google/protobuf/")):
+            continue
+        clean = kept.file.add()
+        clean.CopyFrom(file)
+        deps = [d for d in file.dependency if d not in SERVER_ONLY_IMPORTS]
+        del clean.dependency[:]
+        clean.dependency.extend(deps)
+        # The stripped imports defined only option extensions; with their files absent, any use of
+        # them is an unknown field inside an *Options message, dropped here recursively.
+        clean.DiscardUnknownFields()
+        _clear_extensions(clean)
+    return kept.SerializeToString()
+
+
+def _clear_extensions(message) -> None:
+    for field, value in message.ListFields():
+        if field.is_extension:
+            message.ClearExtension(field)
+        elif field.message_type is not None:
+            repeated = field.is_repeated if hasattr(field, "is_repeated") else field.label == field.LABEL_REPEATED
+            for child in value if repeated else [value]:
+                _clear_extensions(child)
+
+
+def generate() -> None:
+    """Writes src/convene/v1/*_pb2.py, *_pb2.pyi and *_pb2_grpc.py."""
+    from grpc_tools import protoc
+
+    root = _proto_root()
+    sources = sorted(str(p.relative_to(root)) for p in (root / "convene" / "v1").glob("*.proto"))
+    wkt = Path(protoc.__file__).resolve().parent / "_proto"
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        include = _includes(work)
+        full, stripped = work / "full.pb", work / "stripped.pb"
+        args = ["protoc", f"-I{root}", f"-I{include}", f"-I{wkt}", "--include_imports", f"--descriptor_set_out={full}"]
+        if protoc.main(args + sources) != 0:
+            raise SystemExit("convene-client: protoc could not read the convene protos")
+        stripped.write_bytes(_strip_server_only(full.read_bytes()))
+        if PACKAGE_DIR.exists():
+            shutil.rmtree(PACKAGE_DIR)
+        PACKAGE_DIR.mkdir(parents=True)
+        out = HERE / "src"
+        args = ["protoc", f"--descriptor_set_in={stripped}", f"--python_out={out}", f"--pyi_out={out}", f"--grpc_python_out={out}"]
+        if protoc.main(args + sources) != 0:
+            raise SystemExit("convene-client: protoc could not generate the Python code")
+    (PACKAGE_DIR / "__init__.py").write_text('"""Generated from proto/ by setup.py; do not edit."""\n')
+
+
+class GenerateFirst:
+    """Mixin: generate the code before the command runs, once per build."""
+
+    def run(self):
+        if not getattr(GenerateFirst, "_done", False):
+            generate()
+            GenerateFirst._done = True
+        super().run()
+
+
+class BuildPy(GenerateFirst, build_py):
+    pass
+
+
+class EggInfo(GenerateFirst, egg_info):
+    pass
+
+
+setup(
+    # Listed, not discovered: convene.v1 only exists once generate() has run.
+    packages=["convene", "convene.v1"],
+    package_dir={"": "src"},
+    package_data={"convene": ["py.typed"], "convene.v1": ["*.pyi"]},
+    cmdclass={"build_py": BuildPy, "egg_info": EggInfo},
+)
