@@ -96,7 +96,8 @@ public final class SessionService extends SessionServiceGrpc.SessionServiceImplB
         for (ParticipantSpec p : req.getParticipantsList()) {
           addToRoster(tx, row, p);
         }
-        return row;
+        // Read back what was stored (times at PostgreSQL's microsecond precision).
+        return tx.dao().find(row.tenantId(), row.id()).orElseThrow();
       });
     } catch (UnableToExecuteStatementException e) {
       if (isUniqueViolation(e, "sessions_external_ref")) {

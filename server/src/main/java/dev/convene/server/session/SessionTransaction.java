@@ -9,6 +9,7 @@ import dev.convene.server.grpc.ConveneException;
 import dev.convene.server.grpc.ErrorReasons;
 import dev.convene.v1.SessionEventType;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -32,7 +33,8 @@ final class SessionTransaction {
     this.handle = handle;
     this.dao = handle.attach(SessionDao.class);
     this.tenantId = tenantId;
-    this.now = now;
+    // PostgreSQL keeps microseconds; what a response shows must equal what a later read shows.
+    this.now = now.truncatedTo(ChronoUnit.MICROS);
     this.actor = actor;
   }
 

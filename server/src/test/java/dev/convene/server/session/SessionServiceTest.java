@@ -89,6 +89,16 @@ class SessionServiceTest {
   }
 
   @Test
+  void createSession_responseEqualsWhatALaterReadReturns_evenWithNanosecondTimes() {
+    server.clock.set(T0.plusNanos(123_456_789));
+    Session created = a.createSession(visit(ref(), T0.plusNanos(987_654_321)).build()).getSession();
+    assertEquals(created, a.getSession(GetSessionRequest.newBuilder().setSessionId(created.getId()).build()).getSession());
+    Session joined = a.joinSession(JoinSessionRequest.newBuilder().setSessionId(created.getId()).setUserId("pat").build())
+        .getSession();
+    assertEquals(joined, a.getSession(GetSessionRequest.newBuilder().setSessionId(created.getId()).build()).getSession());
+  }
+
+  @Test
   void createSession_sameRequestId_returnsFirstSession() {
     String ref = ref();
     Session first = a.createSession(visit(ref, T0).setRequestId("req-1-" + ref.hashCode()).build()).getSession();
