@@ -121,7 +121,12 @@ fi
 
 venv="$out/venv"
 if [[ ! -x "$venv/bin/python" ]]; then
-  python3 -m venv --system-site-packages "$venv" || die "could not create $venv"
+  if ! python3 -m venv --system-site-packages "$venv" >"$logs/venv.log" 2>&1; then
+    # Debian's own python3 ships venv separately.
+    rm -rf "$venv"
+    apt-get install -y -qq python3-venv >>"$logs/apt.log" 2>&1 || true
+    python3 -m venv --system-site-packages "$venv" >>"$logs/venv.log" 2>&1 || die "could not create $venv (see $logs/venv.log)"
+  fi
 fi
 pip=("$venv/bin/python" -m pip -q --disable-pip-version-check)
 if ! "$venv/bin/python" -c "import pytest, grpc, grpc_tools" 2>/dev/null || ! PATH="$venv/bin:$PATH" command -v envoy >/dev/null; then
