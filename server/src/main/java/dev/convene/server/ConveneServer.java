@@ -38,7 +38,14 @@ public final class ConveneServer {
     }
     builder.addService(ServerInterceptors.intercept(health.getHealthService(), errors));
     builder.addService(ProtoReflectionServiceV1.newInstance());
+    // Older tools (ghz, grpcurl before 1.9) only speak the v1alpha reflection protocol.
+    builder.addService(v1alphaReflection());
     this.server = builder.build();
+  }
+
+  @SuppressWarnings("deprecation")
+  private static io.grpc.BindableService v1alphaReflection() {
+    return io.grpc.protobuf.services.ProtoReflectionService.newInstance();
   }
 
   public ConveneServer start() throws IOException {
