@@ -25,7 +25,8 @@ public final class ErrorMapping {
       return sre;
     }
     if (t instanceof ConveneException ce) {
-      log.debug("{} failed: {} {}", method, ce.code(), ce.reason());
+      // Client-side failures: one line with the code and reason, never the request or message.
+      log.info("{} failed: {} {}", method, ce.code(), ce.reason());
       return build(ce.code().value(), ce.getMessage(), ce.reason(), ce.metadata(), ce.field() == null
           ? List.of()
           : List.of(BadRequest.FieldViolation.newBuilder()

@@ -22,6 +22,7 @@ import java.util.List;
  * violation per broken rule.
  */
 public final class ValidationInterceptor implements ServerInterceptor {
+  private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(ValidationInterceptor.class);
   private final Validator validator;
 
   public ValidationInterceptor(Validator validator) {
@@ -42,6 +43,8 @@ public final class ValidationInterceptor implements ServerInterceptor {
         List<BadRequest.FieldViolation> violations = violations((Message) message);
         if (!violations.isEmpty()) {
           rejected = true;
+          log.info("{} failed: INVALID_ARGUMENT on {}", call.getMethodDescriptor().getFullMethodName(),
+              violations.stream().map(BadRequest.FieldViolation::getField).distinct().toList());
           StatusRuntimeException e = ErrorMapping.invalidArgument(violations);
           call.close(e.getStatus(), e.getTrailers());
           return;

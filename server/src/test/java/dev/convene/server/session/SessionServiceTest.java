@@ -298,6 +298,15 @@ class SessionServiceTest {
   }
 
   @Test
+  void removeParticipant_fromEndedSession_isFailedPrecondition() {
+    Session s = create();
+    a.cancelSession(CancelSessionRequest.newBuilder().setSessionId(s.getId()).setReason("clinic closed").build());
+    assertStatus(Code.FAILED_PRECONDITION, "SESSION_ENDED", () -> a.removeParticipant(RemoveParticipantRequest
+        .newBuilder().setSessionId(s.getId()).setUserId("pat").build()));
+    assertEquals(2, count("SELECT count(*) FROM participants WHERE session_id = ?", s.getId()));
+  }
+
+  @Test
   void listParticipants_pagesInAddOrder() {
     Session s = a.createSession(visit(ref(), T0).clearParticipants().build()).getSession();
     for (int i = 0; i < 5; i++) {
@@ -480,6 +489,8 @@ class SessionServiceTest {
     } while (!token.isEmpty());
     assertEquals(all, paged);
 
+    assertStatus(Code.INVALID_ARGUMENT, "INVALID_PAGE_TOKEN", () -> a.listSessionEvents(ListSessionEventsRequest
+        .newBuilder().setSessionId(s.getId()).setPageToken(PageTokensTestAccess.sessionsToken()).build()));
     assertEquals(all.subList(5, all.size()), a.listSessionEvents(ListSessionEventsRequest.newBuilder()
         .setSessionId(s.getId()).setAfterSequence(all.get(4).getSequence()).build()).getEventsList());
   }
