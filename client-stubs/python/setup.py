@@ -2,8 +2,8 @@
 
 Nothing generated is checked in. The protos are read from the repository
 (`proto/src/main/proto`, or CONVENE_PROTO_DIR); their imports `buf/validate/validate.proto` and
-`google/api/annotations.proto` are unpacked from the jars the Maven build leaves in the local
-Maven repository (M2_REPO, default ~/.m2/repository), or read from CONVENE_PROTO_INCLUDE.
+`google/api/annotations.proto` are read from the imports the Maven build of the proto module
+unpacks (`proto/target/proto-imports`, or CONVENE_PROTO_INCLUDE).
 
 Those two imports only carry server-side options (validation rules, HTTP mappings), so they are
 stripped from the descriptors before Python code is generated: the client then needs neither
@@ -13,7 +13,6 @@ protovalidate nor its CEL runtime, only grpcio and protobuf.
 import os
 import shutil
 import tempfile
-import zipfile
 from pathlib import Path
 
 from setuptools import setup
@@ -23,12 +22,6 @@ from setuptools.command.egg_info import egg_info
 HERE = Path(__file__).resolve().parent
 PACKAGE_DIR = HERE / "src" / "convene" / "v1"
 SERVER_ONLY_IMPORTS = {"buf/validate/validate.proto", "google/api/annotations.proto", "google/api/http.proto"}
-JARS = (
-    "build/buf/protovalidate/1.3.0/protovalidate-1.3.0.jar",
-    "com/google/api/grpc/proto-google-common-protos/2.64.1/proto-google-common-protos-2.64.1.jar",
-)
-
-
 def _proto_root() -> Path:
     root = Path(os.environ.get("CONVENE_PROTO_DIR", HERE.parent.parent / "proto" / "src" / "main" / "proto"))
     if not (root / "convene" / "v1").is_dir():
@@ -36,20 +29,12 @@ def _proto_root() -> Path:
     return root
 
 
-def _includes(work: Path) -> Path:
-    given = os.environ.get("CONVENE_PROTO_INCLUDE")
-    if given:
-        return Path(given)
-    m2 = Path(os.environ.get("M2_REPO", Path.home() / ".m2" / "repository"))
-    include = work / "include"
-    for jar in JARS:
-        path = m2 / jar
-        if not path.is_file():
-            raise SystemExit(
-                f"convene-client: missing {path}; run the Maven build once, or set M2_REPO or CONVENE_PROTO_INCLUDE"
-            )
-        with zipfile.ZipFile(path) as z:
-            z.extractall(include, [n for n in z.namelist() if n.endswith(".proto") and n.startswith(("buf/", "google/api/"))])
+def _includes() -> Path:
+    include = Path(os.environ.get("CONVENE_PROTO_INCLUDE", HERE.parent.parent / "proto" / "target" / "proto-imports"))
+    if not (include / "buf" / "validate").is_dir():
+        raise SystemExit(
+            f"convene-client: no unpacked imports in {include}; run the Maven build of proto/ once, or set CONVENE_PROTO_INCLUDE"
+        )
     return include
 
 
@@ -92,7 +77,7 @@ def generate() -> None:
     wkt = Path(protoc.__file__).resolve().parent / "_proto"
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        include = _includes(work)
+        include = _includes()
         full, stripped = work / "full.pb", work / "stripped.pb"
         args = ["protoc", f"-I{root}", f"-I{include}", f"-I{wkt}", "--include_imports", f"--descriptor_set_out={full}"]
         if protoc.main(args + sources) != 0:

