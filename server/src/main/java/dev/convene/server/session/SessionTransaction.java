@@ -88,7 +88,7 @@ final class SessionTransaction {
     SessionRow next = s.withLifecycle(to, reason, missingRoles.toArray(String[]::new), now,
         to.equals(IN_PROGRESS) && s.startTime() == null ? now : s.startTime(),
         terminal ? (endTime != null ? endTime : now) : null,
-        terminal ? null : s.emptySince());
+        terminal ? null : emptySinceAfterMove(s, to));
     dao.updateLifecycle(next);
     Map<String, Object> payload = new LinkedHashMap<>();
     payload.put("from", s.status());
@@ -101,6 +101,14 @@ final class SessionTransaction {
     }
     event(s, SessionEventType.SESSION_EVENT_TYPE_STATUS_CHANGED, payload);
     return terminal ? next.withPresentCount(0) : next;
+  }
+
+  /** A session started with nobody present is empty from now on, so its empty timeout applies. */
+  private Instant emptySinceAfterMove(SessionRow s, String to) {
+    if (to.equals(IN_PROGRESS) && s.presentCount() == 0 && s.emptySince() == null) {
+      return now;
+    }
+    return s.emptySince();
   }
 
   SessionRow moveTo(SessionRow s, String to, String reason) {

@@ -97,6 +97,19 @@ class SessionJobsTest {
   }
 
   @Test
+  void emptyTimeout_alsoCompletesASessionStartedWithNobodyPresent() {
+    Session s = a.createSession(visit("started-empty", T0).setSettings(SessionSettings.newBuilder()
+        .setEmptyTimeout(Durations.fromMinutes(5))).build()).getSession();
+    a.startSession(StartSessionRequest.newBuilder().setSessionId(s.getId()).build());
+    SessionJobs jobs = new SessionJobs(server.jdbi(), server.clock);
+    server.clock.advance(Duration.ofMinutes(4));
+    assertEquals(0, jobs.runOnce());
+    server.clock.advance(Duration.ofMinutes(1));
+    assertEquals(1, jobs.runOnce());
+    assertEquals(SessionStatus.SESSION_STATUS_COMPLETED, get(s.getId()).getStatus());
+  }
+
+  @Test
   void severalReplicasRunningTheJob_moveEachSessionExactlyOnce() throws Exception {
     List<String> ids = new ArrayList<>();
     for (int i = 0; i < 250; i++) {
