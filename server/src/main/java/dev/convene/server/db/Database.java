@@ -59,10 +59,6 @@ public final class Database implements AutoCloseable {
     return jdbi;
   }
 
-  public DataSource dataSource() {
-    return dataSource;
-  }
-
   @Override
   public void close() {
     dataSource.close();

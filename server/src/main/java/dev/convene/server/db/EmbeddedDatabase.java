@@ -16,13 +16,11 @@ public final class EmbeddedDatabase implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(EmbeddedDatabase.class);
 
   private final EmbeddedPostgres postgres;
-  private final Path dataDir;
   private final int port;
   private final boolean fresh;
 
-  private EmbeddedDatabase(EmbeddedPostgres postgres, Path dataDir, int port, boolean fresh) {
+  private EmbeddedDatabase(EmbeddedPostgres postgres, int port, boolean fresh) {
     this.postgres = postgres;
-    this.dataDir = dataDir;
     this.port = port;
     this.fresh = fresh;
   }
@@ -40,7 +38,7 @@ public final class EmbeddedDatabase implements AutoCloseable {
           .setPort(port)
           .setServerConfig("listen_addresses", "127.0.0.1")
           .start();
-      return new EmbeddedDatabase(pg, dir, port, fresh);
+      return new EmbeddedDatabase(pg, port, fresh);
     } catch (IOException e) {
       throw new UncheckedIOException("could not start embedded PostgreSQL in " + dataDir, e);
     }
@@ -48,14 +46,6 @@ public final class EmbeddedDatabase implements AutoCloseable {
 
   public String jdbcUrl() {
     return "jdbc:postgresql://127.0.0.1:" + port + "/postgres?user=postgres";
-  }
-
-  public int port() {
-    return port;
-  }
-
-  public Path dataDir() {
-    return dataDir;
   }
 
   /** True when this start created the cluster. */

@@ -47,8 +47,4 @@ public class ConveneException extends RuntimeException {
   public static ConveneException unauthenticated(String reason, String message) {
     return new ConveneException(Status.Code.UNAUTHENTICATED, reason, message, null, Map.of());
   }
-
-  public static ConveneException unavailable(String reason, String message) {
-    return new ConveneException(Status.Code.UNAVAILABLE, reason, message, null, Map.of());
-  }
 }
