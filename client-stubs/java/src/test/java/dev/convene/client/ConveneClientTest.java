@@ -1,5 +1,7 @@
 package dev.convene.client;
 
+import dev.convene.server.testing.TestServerExtension;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -32,22 +34,18 @@ import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /** The helper against the real server (in-process), and its retry policy against a flaky one. */
 class ConveneClientTest {
+  @RegisterExtension
+  static final TestServerExtension servers = new TestServerExtension();
   static TestServer server;
 
   @BeforeAll
-  static void start() {
-    server = new TestServer();
-  }
-
-  @AfterAll
-  static void stop() {
-    server.close();
+  static void server() {
+    server = servers.get();
   }
 
   @Test

@@ -1,5 +1,7 @@
 package dev.convene.server.auth;
 
+import dev.convene.server.testing.TestServerExtension;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import static dev.convene.server.testing.GrpcAssertions.assertStatus;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -14,22 +16,18 @@ import io.grpc.health.v1.HealthCheckRequest;
 import io.grpc.health.v1.HealthCheckResponse;
 import io.grpc.health.v1.HealthGrpc;
 import java.util.HexFormat;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /** API-key authentication on every call but health and reflection. */
 class AuthenticationTest {
+  @RegisterExtension
+  static final TestServerExtension servers = new TestServerExtension();
   static TestServer server;
 
   @BeforeAll
-  static void start() {
-    server = new TestServer();
-  }
-
-  @AfterAll
-  static void stop() {
-    server.close();
+  static void server() {
+    server = servers.get();
   }
 
   private static SessionServiceGrpc.SessionServiceBlockingStub withKey(String key) {

@@ -1,5 +1,7 @@
 package dev.convene.server.session;
 
+import dev.convene.server.testing.TestServerExtension;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import static dev.convene.server.session.SessionFixtures.spec;
 import static dev.convene.server.session.SessionFixtures.stub;
 import static dev.convene.server.session.SessionFixtures.visit;
@@ -20,24 +22,20 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** Races joins, leaves and transitions on one session and checks nothing was lost. */
 class SessionConcurrencyTest {
+  @RegisterExtension
+  final TestServerExtension servers = new TestServerExtension();
   TestServer server;
   SessionServiceGrpc.SessionServiceBlockingStub a;
 
   @BeforeEach
-  void start() {
-    server = new TestServer();
+  void stubs() {
+    server = servers.get();
     a = stub(server, server.tenantA.key());
-  }
-
-  @AfterEach
-  void stop() {
-    server.close();
   }
 
   @Test

@@ -1,5 +1,7 @@
 package dev.convene.server.session;
 
+import dev.convene.server.testing.TestServerExtension;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import static dev.convene.server.session.SessionFixtures.stub;
 import static dev.convene.server.session.SessionFixtures.visit;
 import static dev.convene.server.testing.TestServer.T0;
@@ -17,24 +19,20 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** The no-show and empty-timeout job, alone and as several replicas at once. */
 class SessionJobsTest {
+  @RegisterExtension
+  final TestServerExtension servers = new TestServerExtension();
   TestServer server;
   SessionServiceGrpc.SessionServiceBlockingStub a;
 
   @BeforeEach
-  void start() {
-    server = new TestServer();
+  void stubs() {
+    server = servers.get();
     a = stub(server, server.tenantA.key());
-  }
-
-  @AfterEach
-  void stop() {
-    server.close();
   }
 
   private Session get(String id) {

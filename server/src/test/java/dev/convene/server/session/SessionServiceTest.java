@@ -1,5 +1,7 @@
 package dev.convene.server.session;
 
+import dev.convene.server.testing.TestServerExtension;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import static dev.convene.server.session.SessionFixtures.spec;
 import static dev.convene.server.session.SessionFixtures.stub;
 import static dev.convene.server.session.SessionFixtures.visit;
@@ -19,27 +21,23 @@ import io.grpc.StatusRuntimeException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** SessionService through real stubs on the in-process server, over real PostgreSQL. */
 class SessionServiceTest {
+  @RegisterExtension
+  static final TestServerExtension servers = new TestServerExtension();
   static TestServer server;
   static SessionServiceGrpc.SessionServiceBlockingStub a;
   static SessionServiceGrpc.SessionServiceBlockingStub b;
 
   @BeforeAll
-  static void startServer() {
-    server = new TestServer();
+  static void stubs() {
+    server = servers.get();
     a = stub(server, server.tenantA.key());
     b = stub(server, server.tenantB.key());
-  }
-
-  @AfterAll
-  static void stopServer() {
-    server.close();
   }
 
   @BeforeEach
