@@ -8,6 +8,7 @@ import dev.convene.server.auth.AuthInterceptor;
 import dev.convene.server.testing.TestPostgres;
 import dev.convene.server.auth.Tenants;
 import dev.convene.server.testing.TestServer;
+import dev.convene.v1.GetSessionRequest;
 import dev.convene.v1.ListSessionsRequest;
 import dev.convene.v1.ListSessionsResponse;
 import dev.convene.v1.SessionServiceGrpc;
@@ -59,19 +60,24 @@ class ShutdownTest {
       assertTrue(entered.await(10, TimeUnit.SECONDS));
       CompletableFuture<Void> stopping = CompletableFuture.runAsync(() -> server.shutdown(Duration.ofSeconds(20)));
 
-      // Wait (bounded) until the server refuses new calls, then let the in-flight one finish.
-      StatusRuntimeException refused = null;
-      for (int i = 0; i < 100 && refused == null; i++) {
+      // Probe with an RPC the slow service does not implement: while the server still takes
+      // calls the probe gets UNIMPLEMENTED; once shutdown has begun it gets UNAVAILABLE.
+      // (Probing with the slow RPC itself would block a probe accepted just before shutdown.)
+      Status.Code probe = Status.Code.UNIMPLEMENTED;
+      ManagedChannel probeChannel = InProcessChannelBuilder.forName(name).build();
+      for (int i = 0; i < 500 && probe == Status.Code.UNIMPLEMENTED; i++) {
+        Thread.sleep(10);
         try {
-          SessionServiceGrpc.newBlockingStub(InProcessChannelBuilder.forName(name).build())
-              .withCallCredentials(TestServer.bearer(key)).withDeadlineAfter(2, TimeUnit.SECONDS)
-              .listSessions(ListSessionsRequest.getDefaultInstance());
+          SessionServiceGrpc.newBlockingStub(probeChannel)
+              .withCallCredentials(TestServer.bearer(key)).withDeadlineAfter(5, TimeUnit.SECONDS)
+              .getSession(GetSessionRequest.newBuilder().setSessionId("ses_probe").build());
+          probe = Status.Code.OK;
         } catch (StatusRuntimeException e) {
-          refused = e;
+          probe = e.getStatus().getCode();
         }
-        Thread.sleep(20);
       }
-      assertEquals(Status.Code.UNAVAILABLE, refused.getStatus().getCode());
+      probeChannel.shutdownNow();
+      assertEquals(Status.Code.UNAVAILABLE, probe);
       release.countDown();
 
       assertEquals("finished", inFlight.get(20, TimeUnit.SECONDS).getNextPageToken());
