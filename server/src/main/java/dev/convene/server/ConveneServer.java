@@ -2,6 +2,7 @@ package dev.convene.server;
 
 import dev.convene.server.auth.AuthInterceptor;
 import dev.convene.server.grpc.ErrorMappingInterceptor;
+import dev.convene.server.grpc.ReflectedErrorDetails;
 import dev.convene.server.grpc.ValidationInterceptor;
 import io.grpc.BindableService;
 import io.grpc.Server;
@@ -34,7 +35,8 @@ public final class ConveneServer {
     builder.executor(executor);
     for (BindableService service : services) {
       // The last interceptor listed runs first: errors wrap auth, auth wraps validation.
-      builder.addService(ServerInterceptors.intercept(service, validation, auth, errors));
+      builder.addService(ServerInterceptors.intercept(
+          ReflectedErrorDetails.include(service.bindService()), validation, auth, errors));
     }
     builder.addService(ServerInterceptors.intercept(health.getHealthService(), errors));
     builder.addService(ProtoReflectionServiceV1.newInstance());

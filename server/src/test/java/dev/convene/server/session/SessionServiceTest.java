@@ -147,7 +147,8 @@ class SessionServiceTest {
   void createSession_withoutSchedule_isInvalidArgument() {
     StatusRuntimeException e = assertStatus(Code.INVALID_ARGUMENT, "INVALID_ARGUMENT", () -> a.createSession(
         CreateSessionRequest.newBuilder().setExternalRef(ref()).setMedia(MediaType.MEDIA_TYPE_AUDIO).build()));
-    assertTrue(badFields(e).containsAll(List.of("scheduled_start_time", "scheduled_end_time")));
+    // Each missing time is reported once, as required; the "end after start" rule stays quiet.
+    assertEquals(List.of("scheduled_start_time", "scheduled_end_time"), badFields(e));
   }
 
   // --- GetSession / tenant isolation ------------------------------------------------------
@@ -532,7 +533,11 @@ class SessionServiceTest {
     assertEquals(Durations.fromMinutes(90), tenant.getTotalDuration());
     assertEquals(0, b.getSessionStats(q.build()).getSessionCount());
 
-    assertStatus(Code.INVALID_ARGUMENT, "INVALID_ARGUMENT", () -> a.getSessionStats(GetSessionStatsRequest.newBuilder()
-        .setStartTime(ProtoTime.timestamp(day)).setEndTime(ProtoTime.timestamp(day)).build()));
+    StatusRuntimeException empty = assertStatus(Code.INVALID_ARGUMENT, "INVALID_ARGUMENT", () -> a.getSessionStats(
+        GetSessionStatsRequest.newBuilder().setStartTime(ProtoTime.timestamp(day)).setEndTime(ProtoTime.timestamp(day)).build()));
+    assertEquals(List.of("end_time"), badFields(empty));
+    StatusRuntimeException missing = assertStatus(Code.INVALID_ARGUMENT, "INVALID_ARGUMENT",
+        () -> a.getSessionStats(GetSessionStatsRequest.newBuilder().setStartTime(ProtoTime.timestamp(day)).build()));
+    assertEquals(List.of("end_time"), badFields(missing));
   }
 }
