@@ -224,6 +224,9 @@ check "GetSession over gRPC returns the same session" \
 listed="$(grpc "$edge" convene.v1.SessionService/ListSessions "{\"external_ref\":\"$ref_grpc\"}" 2>&1 || true)"
 check "ListSessions over gRPC filters to exactly that session" \
   test "$(json '",".join(s["id"] for s in d.get("sessions", []))' <<<"$listed" 2>/dev/null)" == "$sid"
+missing="$(grpc "$edge" convene.v1.SessionService/GetSession '{"session_id":"ses_doesnotexist0000"}' 2>&1 || true)"
+check "grpcurl decodes the ErrorInfo of an error (reason SESSION_NOT_FOUND), via reflection through Envoy" \
+  grep -q '"reason": "SESSION_NOT_FOUND"' <<<"$missing"
 unauth="$("$grpcurl_bin" -plaintext -max-time 10 -d '{}' "$edge" convene.v1.SessionService/ListSessions 2>&1 || true)"
 check "a call without credential is Unauthenticated" grep -q "Code: Unauthenticated" <<<"$unauth"
 
