@@ -9,7 +9,7 @@ CONC=${2:-16}
 GOBIN=$(go env GOPATH)/bin
 command -v ghz >/dev/null || [ -x "$GOBIN/ghz" ] || go install github.com/bojand/ghz/cmd/ghz@v0.93.0
 GHZ=$(command -v ghz || echo "$GOBIN/ghz")
-command -v grpcurl >/dev/null || [ -x "$GOBIN/grpcurl" ] || go install github.com/fullstorydev/grpcurl/cmd/grpcurl@latest
+command -v grpcurl >/dev/null || [ -x "$GOBIN/grpcurl" ] || go install github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.3
 GRPCURL=$(command -v grpcurl || echo "$GOBIN/grpcurl")
 JAR=server/target/convene-server.jar
 [ -f "$JAR" ] || mvn -B -q -DskipTests package
