@@ -33,7 +33,9 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	for _, name := range project.ServiceNames() {
+	names := project.ServiceNames()
+	sort.Strings(names)
+	for _, name := range names {
 		build := project.Services[name].Build
 		if build == nil {
 			continue
@@ -48,8 +50,6 @@ func main() {
 			}
 		}
 	}
-	names := project.ServiceNames()
-	sort.Strings(names)
 	fmt.Printf("project %s: %d services %v\n", project.Name, len(names), names)
 }
 
