@@ -37,6 +37,12 @@ public final class EmbeddedDatabase implements AutoCloseable {
           .setCleanDataDirectory(false)
           .setPort(port)
           .setServerConfig("listen_addresses", "127.0.0.1")
+          // The library starts PostgreSQL for tests (-F, synchronous_commit=off): a power loss could
+          // then corrupt the cluster and lose acknowledged writes. Serving keeps data safely; these
+          // come after -F on the command line, and the last setting wins.
+          .setServerConfig("fsync", "on")
+          .setServerConfig("synchronous_commit", "on")
+          .setServerConfig("full_page_writes", "on")
           .start();
       return new EmbeddedDatabase(pg, port, fresh);
     } catch (IOException e) {

@@ -19,8 +19,7 @@ public interface SessionDao {
       s.scheduled_start_time, s.scheduled_end_time, s.max_participants, s.lobby_enabled,
       s.no_show_grace_ms, s.empty_timeout_ms, s.metadata::text AS metadata, s.status_reason,
       s.missing_roles, s.create_time, s.update_time, s.start_time, s.end_time, s.empty_since,
-      s.no_show_deadline,
-      (SELECT count(*) FROM participants p WHERE p.session_id = s.id AND p.present)::int AS present_count
+      s.no_show_deadline, s.present_count
       """;
 
   String PARTICIPANT_COLUMNS = """
@@ -69,7 +68,8 @@ public interface SessionDao {
 
   @SqlUpdate("""
       UPDATE sessions SET status = :s.status, status_reason = :s.statusReason, missing_roles = :s.missingRoles,
-          update_time = :s.updateTime, start_time = :s.startTime, end_time = :s.endTime, empty_since = :s.emptySince
+          update_time = :s.updateTime, start_time = :s.startTime, end_time = :s.endTime, empty_since = :s.emptySince,
+          present_count = :s.presentCount
       WHERE tenant_id = :s.tenantId AND id = :s.id
       """)
   void updateLifecycle(@BindMethods("s") SessionRow session);

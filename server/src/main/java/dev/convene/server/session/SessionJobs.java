@@ -71,9 +71,9 @@ public final class SessionJobs implements AutoCloseable {
       Instant now = clock.instant();
       List<SessionRow> due = h.attach(SessionDao.class).claimNoShows(now, BATCH);
       for (SessionRow s : due) {
-        SessionTransaction tx = new SessionTransaction(h, s.tenantId(), now, ACTOR);
+        SessionTransaction tx = new SessionTransaction(h, s.tenantId(), clock, ACTOR);
         List<String> missing = tx.dao().rolesNeverJoined(s.id());
-        tx.moveTo(s, NO_SHOW, "no-show grace passed", missing, null);
+        tx.moveTo(tx.locked(s), NO_SHOW, "no-show grace passed", missing, null);
       }
       return due.size();
     });
@@ -85,8 +85,8 @@ public final class SessionJobs implements AutoCloseable {
       List<SessionRow> due = h.attach(SessionDao.class).claimEmpty(now, BATCH);
       for (SessionRow s : due) {
         // The call ended when the last participant left, not when this job noticed.
-        new SessionTransaction(h, s.tenantId(), now, ACTOR)
-            .moveTo(s, COMPLETED, "empty timeout passed", List.of(), s.emptySince());
+        SessionTransaction tx = new SessionTransaction(h, s.tenantId(), clock, ACTOR);
+        tx.moveTo(tx.locked(s), COMPLETED, "empty timeout passed", List.of(), s.emptySince());
       }
       return due.size();
     });

@@ -54,7 +54,7 @@ public final class SessionService extends SessionServiceGrpc.SessionServiceImplB
   /** Runs {@code work} on the caller's tenant in one transaction. */
   private <T> T inTransaction(Function<SessionTransaction, T> work) {
     Principal principal = Principal.current();
-    return jdbi.inTransaction(h -> work.apply(new SessionTransaction(h, principal.tenantId(), clock.instant(),
+    return jdbi.inTransaction(h -> work.apply(new SessionTransaction(h, principal.tenantId(), clock,
         principal.actor())));
   }
 

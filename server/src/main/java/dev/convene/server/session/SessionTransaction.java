@@ -8,6 +8,7 @@ import dev.convene.server.event.EventLog;
 import dev.convene.server.grpc.ConveneException;
 import dev.convene.server.grpc.ErrorReasons;
 import dev.convene.v1.SessionEventType;
+import java.time.Clock;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.LinkedHashMap;
@@ -26,15 +27,15 @@ final class SessionTransaction {
   private final Handle handle;
   private final SessionDao dao;
   private final String tenantId;
-  private final Instant now;
+  private final Clock clock;
+  private Instant now;
   private final String actor;
 
-  SessionTransaction(Handle handle, String tenantId, Instant now, String actor) {
+  SessionTransaction(Handle handle, String tenantId, Clock clock, String actor) {
     this.handle = handle;
     this.dao = handle.attach(SessionDao.class);
     this.tenantId = tenantId;
-    // PostgreSQL keeps microseconds; what a response shows must equal what a later read shows.
-    this.now = now.truncatedTo(ChronoUnit.MICROS);
+    this.clock = clock;
     this.actor = actor;
   }
 
@@ -42,13 +43,33 @@ final class SessionTransaction {
     return dao;
   }
 
+  /**
+   * The time of this transaction's changes, read once, after its row lock was granted: a change that
+   * waited for the lock is stamped after the change it waited for.
+   */
   Instant now() {
+    if (now == null) {
+      // PostgreSQL keeps microseconds; what a response shows must equal what a later read shows.
+      now = clock.instant().truncatedTo(ChronoUnit.MICROS);
+    }
     return now;
   }
 
   /** The tenant's session, locked; NOT_FOUND for a missing session or another tenant's. */
   SessionRow lock(String sessionId) {
-    return dao.lock(tenantId, sessionId).orElseThrow(() -> SessionService.sessionNotFound(sessionId));
+    SessionRow s = dao.lock(tenantId, sessionId).orElseThrow(() -> SessionService.sessionNotFound(sessionId));
+    if (now != null) {
+      throw new IllegalStateException("the time of a change must be read after its lock");
+    }
+    return s;
+  }
+
+  /** A row another statement locked in this transaction (the jobs' claims), under the same rule. */
+  SessionRow locked(SessionRow s) {
+    if (now != null) {
+      throw new IllegalStateException("the time of a change must be read after its lock");
+    }
+    return s;
   }
 
   /** FAILED_PRECONDITION (SESSION_ENDED) when the session is terminal. */
@@ -65,13 +86,13 @@ final class SessionTransaction {
   }
 
   void event(SessionRow s, SessionEventType type, Map<String, ?> payload) {
-    EventLog.append(handle, tenantId, s.id(), type, now, actor, payload);
+    EventLog.append(handle, tenantId, s.id(), type, now(), actor, payload);
   }
 
   /**
    * Moves the session to {@code to}: FAILED_PRECONDITION (INVALID_SESSION_TRANSITION) if the
    * status machine forbids it. A terminal move closes everyone's presence and sets the end time
-   * ({@code endTime}, or now).
+   * ({@code endTime}, or now()).
    */
   SessionRow moveTo(SessionRow s, String to, String reason, List<String> missingRoles, Instant endTime) {
     if (!SessionStatusMachine.allowed(s.status(), to)) {
@@ -85,10 +106,13 @@ final class SessionTransaction {
         leave(s, p);
       }
     }
-    SessionRow next = s.withLifecycle(to, reason, missingRoles.toArray(String[]::new), now,
-        to.equals(IN_PROGRESS) && s.startTime() == null ? now : s.startTime(),
-        terminal ? (endTime != null ? endTime : now) : null,
+    SessionRow next = s.withLifecycle(to, reason, missingRoles.toArray(String[]::new), now(),
+        to.equals(IN_PROGRESS) && s.startTime() == null ? now() : s.startTime(),
+        terminal ? (endTime != null ? endTime : now()) : null,
         terminal ? null : emptySinceAfterMove(s, to));
+    if (terminal) {
+      next = next.withPresentCount(0);
+    }
     dao.updateLifecycle(next);
     Map<String, Object> payload = new LinkedHashMap<>();
     payload.put("from", s.status());
@@ -100,13 +124,13 @@ final class SessionTransaction {
       payload.put("missing_roles", missingRoles);
     }
     event(s, SessionEventType.SESSION_EVENT_TYPE_STATUS_CHANGED, payload);
-    return terminal ? next.withPresentCount(0) : next;
+    return next;
   }
 
   /** A session started with nobody present is empty from now on, so its empty timeout applies. */
   private Instant emptySinceAfterMove(SessionRow s, String to) {
     if (to.equals(IN_PROGRESS) && s.presentCount() == 0 && s.emptySince() == null) {
-      return now;
+      return now();
     }
     return s.emptySince();
   }
@@ -125,15 +149,12 @@ final class SessionTransaction {
       throw ConveneException.resourceExhausted(ErrorReasons.SESSION_FULL,
           "session " + s.id() + " already has its " + s.maxParticipants() + " participants present");
     }
-    ParticipantRow joined = p.joined(now);
+    ParticipantRow joined = p.joined(now());
     dao.updatePresence(joined);
     event(s, SessionEventType.SESSION_EVENT_TYPE_PARTICIPANT_JOINED, Map.of("user_id", p.userId(), "role", p.role()));
-    SessionRow next = s.withPresentCount(s.presentCount() + 1);
-    if (next.emptySince() != null) {
-      next = next.withLifecycle(next.status(), next.statusReason(), next.missingRoles(), now, next.startTime(),
-          next.endTime(), null);
-      dao.updateLifecycle(next);
-    }
+    SessionRow next = s.withPresentCount(s.presentCount() + 1)
+        .withLifecycle(s.status(), s.statusReason(), s.missingRoles(), now(), s.startTime(), s.endTime(), null);
+    dao.updateLifecycle(next);
     if (next.status().equals(SCHEDULED)) {
       next = moveTo(next, WAITING, "");
     }
@@ -154,16 +175,15 @@ final class SessionTransaction {
     }
     ParticipantRow left = leave(s, p);
     SessionRow next = s.withPresentCount(s.presentCount() - 1);
-    if (next.presentCount() == 0 && next.status().equals(IN_PROGRESS)) {
-      next = next.withLifecycle(next.status(), next.statusReason(), next.missingRoles(), now, next.startTime(),
-          next.endTime(), now);
-      dao.updateLifecycle(next);
-    }
+    boolean emptied = next.presentCount() == 0 && next.status().equals(IN_PROGRESS);
+    next = next.withLifecycle(next.status(), next.statusReason(), next.missingRoles(), now(), next.startTime(),
+        next.endTime(), emptied ? now() : next.emptySince());
+    dao.updateLifecycle(next);
     return new JoinResult(next, left);
   }
 
   private ParticipantRow leave(SessionRow s, ParticipantRow p) {
-    ParticipantRow left = p.left(now);
+    ParticipantRow left = p.left(now());
     dao.updatePresence(left);
     event(s, SessionEventType.SESSION_EVENT_TYPE_PARTICIPANT_LEFT,
         Map.of("user_id", p.userId(), "connected_seconds", (left.connectedMs() - p.connectedMs()) / 1000.0));

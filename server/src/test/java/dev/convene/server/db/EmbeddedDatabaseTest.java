@@ -13,10 +13,10 @@ import java.time.Clock;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
 
-/** The embedded PostgreSQL keeps its data in its directory across restarts. */
+/** The embedded PostgreSQL keeps its data in its directory across restarts, durably (fsync on). */
 class EmbeddedDatabaseTest {
   @Test
-  void dataSurvivesARestart_andTheDevTenantIsCreatedOnlyOnce() throws Exception {
+  void dataSurvivesARestart_durably_andTheDevTenantIsCreatedOnlyOnce() throws Exception {
     Path dir = Files.createTempDirectory("convene-embedded").resolve("pg");
     int port;
     try (ServerSocket s = new ServerSocket(0)) {
@@ -31,6 +31,10 @@ class EmbeddedDatabaseTest {
     try (EmbeddedDatabase pg = EmbeddedDatabase.start(dir, port);
         Database db = Database.open(pg.jdbcUrl(), "", "", 2, Duration.ofSeconds(5))) {
       assertFalse(pg.fresh());
+      for (String setting : java.util.List.of("fsync", "synchronous_commit", "full_page_writes")) {
+        assertEquals("on", db.jdbi().withHandle(h -> h.createQuery("SELECT setting FROM pg_settings WHERE name = :n")
+            .bind("n", setting).mapTo(String.class).one()), setting);
+      }
       assertTrue(new Tenants(db.jdbi(), Clock.systemUTC(), IdGenerator.random()).bootstrapDevTenant().isEmpty());
       assertEquals(keyId, db.jdbi().withHandle(h -> h.createQuery("SELECT id FROM api_keys WHERE tenant_id = 'dev'")
           .mapTo(String.class).one()));

@@ -10,6 +10,7 @@ import java.util.concurrent.atomic.AtomicReference;
 /** A clock tests move by hand. */
 public final class MutableClock extends Clock {
   private final AtomicReference<Instant> now;
+  private volatile boolean ticking;
 
   public MutableClock(Instant start) {
     this.now = new AtomicReference<>(start);
@@ -23,9 +24,14 @@ public final class MutableClock extends Clock {
     now.set(i);
   }
 
+  /** From now on every read returns a later instant (one microsecond on), like a real clock. */
+  public void tick() {
+    ticking = true;
+  }
+
   @Override
   public Instant instant() {
-    return now.get();
+    return ticking ? now.updateAndGet(i -> i.plusNanos(1000)) : now.get();
   }
 
   @Override
