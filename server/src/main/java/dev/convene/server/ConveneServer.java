@@ -36,7 +36,7 @@ public final class ConveneServer {
     for (BindableService service : services) {
       // The last interceptor listed runs first: errors wrap auth, auth wraps validation.
       builder.addService(ServerInterceptors.intercept(
-          ReflectedErrorDetails.include(service.bindService()), validation, auth, errors));
+          ReflectedErrorDetails.include(auth.register(service.bindService())), validation, auth, errors));
     }
     builder.addService(ServerInterceptors.intercept(health.getHealthService(), errors));
     builder.addService(ProtoReflectionServiceV1.newInstance());

@@ -7,8 +7,16 @@ import dev.convene.server.config.ConveneConfig;
 import dev.convene.server.db.Database;
 import dev.convene.server.db.EmbeddedDatabase;
 import dev.convene.server.grpc.ValidationInterceptor;
-import dev.convene.server.session.SessionJobs;
-import dev.convene.server.session.SessionService;
+import dev.convene.server.platform.EventLog;
+import dev.convene.server.platform.Feature;
+import dev.convene.server.platform.IdGenerator;
+import dev.convene.server.platform.JobHandler;
+import dev.convene.server.platform.JobRunner;
+import dev.convene.server.platform.PageTokens;
+import dev.convene.server.platform.Platform;
+import dev.convene.server.platform.Shutdown;
+import dev.convene.server.platform.UnitOfWork;
+import dev.convene.server.session.SessionFeature;
 import io.grpc.BindableService;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import java.net.InetSocketAddress;
@@ -53,9 +61,24 @@ public final class Main implements Runnable {
     new Serve().run();
   }
 
-  /** The services every server serves, built from their collaborators. */
-  public static List<BindableService> services(Jdbi jdbi, Clock clock, IdGenerator ids) {
-    return List.of(new SessionService(jdbi, clock, ids));
+  /** The shared layer, built once from the database, the clock and the id source. */
+  public static Platform platform(Jdbi jdbi, Clock clock, IdGenerator ids, ConveneConfig config) {
+    return new Platform(jdbi, clock, ids, new UnitOfWork(jdbi, clock, config.maxTransactionTime()),
+        new EventLog(jdbi), PageTokens.load(jdbi, clock, config.pageTokenSecret().orElse(null)));
+  }
+
+  /** Every feature of the server: the one place a new feature is wired in. */
+  public static List<Feature> features(Platform platform) {
+    return List.of(new SessionFeature(platform));
+  }
+
+  public static List<BindableService> services(List<Feature> features) {
+    return features.stream().flatMap(f -> f.services().stream()).toList();
+  }
+
+  public static JobRunner jobs(Platform platform, List<Feature> features) {
+    List<JobHandler> handlers = features.stream().flatMap(f -> f.jobs().stream()).toList();
+    return new JobRunner(platform.uow(), handlers, JobRunner.Settings.defaults());
   }
 
   public static ValidationInterceptor validation() {
@@ -129,10 +152,17 @@ public final class Main implements Runnable {
         new Tenants(jdbi, clock, ids).bootstrapDevTenant().ifPresent(k -> System.out.printf(
             "%nFirst start: created tenant 'dev'. Its API key (shown once, stored hashed):%n%n    %s%n%n", k.key()));
       }
+      Platform platform = platform(jdbi, clock, ids, config);
+      List<Feature> features = features(platform);
       ExecutorService executor = requestExecutor(config.poolSize(), config.requestQueue());
       ConveneServer server = new ConveneServer(NettyServerBuilder.forPort(config.grpcPort()), executor,
-          new AuthInterceptor(jdbi), validation(), services(jdbi, clock, ids));
-      SessionJobs jobs = new SessionJobs(jdbi, clock);
+          new AuthInterceptor(jdbi, clock, config.authCacheTtl()), validation(), services(features));
+      JobRunner jobs = jobs(platform, features);
+      Shutdown shutdown = new Shutdown()
+          .then("stop taking calls and drain in-flight ones", () -> server.shutdown(config.shutdownGrace()))
+          .then("let a running job finish", jobs::close)
+          .then("stop the request threads", () -> awaitTermination(executor))
+          .then("close the database", db::close);
       try {
         server.start();
       } catch (java.io.IOException e) {
@@ -143,16 +173,22 @@ public final class Main implements Runnable {
       log.info("Convene is serving gRPC on port {}", server.port());
       Runtime.getRuntime().addShutdownHook(new Thread(() -> {
         log.info("Shutting down: draining in-flight calls for up to {}", config.shutdownGrace());
-        jobs.close();
-        server.shutdown(config.shutdownGrace());
-        executor.shutdown();
-        db.close();
+        shutdown.run();
       }, "convene-shutdown"));
       try {
         server.awaitTermination();
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
+    }
+  }
+
+  private static void awaitTermination(ExecutorService executor) {
+    executor.shutdown();
+    try {
+      executor.awaitTermination(10, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
   }
 

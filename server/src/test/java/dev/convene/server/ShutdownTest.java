@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.convene.server.auth.AuthInterceptor;
 import dev.convene.server.testing.TestPostgres;
 import dev.convene.server.auth.Tenants;
+import dev.convene.server.platform.IdGenerator;
 import dev.convene.server.testing.TestServer;
 import dev.convene.v1.GetSessionRequest;
 import dev.convene.v1.ListSessionsRequest;
@@ -51,7 +52,7 @@ class ShutdownTest {
       String name = InProcessServerBuilder.generateName();
       ExecutorService executor = Main.requestExecutor(4, 10);
       ConveneServer server = new ConveneServer(InProcessServerBuilder.forName(name), executor,
-          new AuthInterceptor(db.jdbi()), Main.validation(), List.of(slow)).start();
+          new AuthInterceptor(db.jdbi(), Clock.systemUTC(), Duration.ZERO), Main.validation(), List.of(slow)).start();
       ManagedChannel channel = InProcessChannelBuilder.forName(name).build();
       var stub = SessionServiceGrpc.newBlockingStub(channel).withCallCredentials(TestServer.bearer(key));
 

@@ -1,6 +1,6 @@
 package dev.convene.server.auth;
 
-import dev.convene.server.IdGenerator;
+import dev.convene.server.platform.IdGenerator;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;

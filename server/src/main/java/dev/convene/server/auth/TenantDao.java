@@ -1,7 +1,6 @@
 package dev.convene.server.auth;
 
 import java.time.Instant;
-import java.util.Optional;
 import org.jdbi.v3.sqlobject.customizer.Bind;
 import org.jdbi.v3.sqlobject.statement.SqlQuery;
 import org.jdbi.v3.sqlobject.statement.SqlUpdate;
@@ -24,12 +23,6 @@ public interface TenantDao {
       """)
   void insertKey(@Bind("id") String id, @Bind("tenantId") String tenantId, @Bind("hash") byte[] hash,
       @Bind("now") Instant now);
-
-  /** The tenant of a live key with this id and hash. */
-  @SqlQuery("""
-      SELECT tenant_id FROM api_keys WHERE id = :id AND key_hash = :hash AND revoke_time IS NULL
-      """)
-  Optional<String> tenantOfKey(@Bind("id") String id, @Bind("hash") byte[] hash);
 
   /** Revokes a key; false if there is no live key with that id. */
   @SqlUpdate("""

@@ -1,6 +1,7 @@
 package dev.convene.server.auth;
 
-import dev.convene.server.IdGenerator;
+import dev.convene.server.platform.IdGenerator;
+import dev.convene.server.platform.IdKind;
 import java.time.Clock;
 import org.jdbi.v3.core.Jdbi;
 
@@ -22,7 +23,7 @@ public final class Tenants {
   public IssuedKey createTenant(String name) {
     return jdbi.inTransaction(h -> {
       TenantDao dao = h.attach(TenantDao.class);
-      String tenantId = ids.next("ten");
+      String tenantId = ids.next(IdKind.TENANT);
       dao.insertTenant(tenantId, name, clock.instant());
       return issue(dao, tenantId);
     });
@@ -56,7 +57,7 @@ public final class Tenants {
   }
 
   private IssuedKey issue(TenantDao dao, String tenantId) {
-    String keyId = ids.next("key");
+    String keyId = ids.next(IdKind.API_KEY);
     String key = ApiKeys.newKey(keyId);
     dao.insertKey(keyId, tenantId, ApiKeys.hash(key), clock.instant());
     return new IssuedKey(tenantId, keyId, key);

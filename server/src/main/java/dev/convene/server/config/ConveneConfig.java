@@ -21,6 +21,13 @@ import java.util.Optional;
  * @param jobInterval          CONVENE_JOB_INTERVAL: how often no-show and empty-room checks run (default PT10S)
  * @param shutdownGrace        CONVENE_SHUTDOWN_GRACE: how long shutdown waits for in-flight calls (default PT20S)
  * @param requestQueue         CONVENE_REQUEST_QUEUE: calls that may wait for a request thread (default 1000)
+ * @param maxTransactionTime   CONVENE_DATABASE_MAX_TRANSACTION_TIME: ceiling of the statement and lock timeouts
+ *                             a change gets from its call's deadline, and the timeouts of changes without a call
+ *                             (default PT10S)
+ * @param authCacheTtl         CONVENE_AUTH_CACHE_TTL: how long a replica trusts an API key it found live; a
+ *                             revoked key may keep working this long (default PT5S, PT0S turns the cache off)
+ * @param pageTokenSecret      CONVENE_PAGE_TOKEN_SECRET: base64 of at least 32 bytes that sign page tokens (secret);
+ *                             unset, the replicas share one generated on first start and kept in the database
  */
 public record ConveneConfig(
     int grpcPort,
@@ -33,7 +40,10 @@ public record ConveneConfig(
     int embeddedPort,
     Duration jobInterval,
     Duration shutdownGrace,
-    int requestQueue) {
+    int requestQueue,
+    Duration maxTransactionTime,
+    Duration authCacheTtl,
+    Optional<byte[]> pageTokenSecret) {
 
   public static ConveneConfig fromEnv(Map<String, String> env) {
     Reader r = new Reader(env);
@@ -48,7 +58,10 @@ public record ConveneConfig(
         r.integer("CONVENE_EMBEDDED_PORT", 54329, 1, 65535),
         r.duration("CONVENE_JOB_INTERVAL", Duration.ofSeconds(10)),
         r.duration("CONVENE_SHUTDOWN_GRACE", Duration.ofSeconds(20)),
-        r.integer("CONVENE_REQUEST_QUEUE", 1000, 1, 1_000_000));
+        r.integer("CONVENE_REQUEST_QUEUE", 1000, 1, 1_000_000),
+        r.duration("CONVENE_DATABASE_MAX_TRANSACTION_TIME", Duration.ofSeconds(10)),
+        r.durationOrZero("CONVENE_AUTH_CACHE_TTL", Duration.ofSeconds(5)),
+        r.secret("CONVENE_PAGE_TOKEN_SECRET", 32));
   }
 
   @Override
@@ -83,6 +96,38 @@ public record ConveneConfig(
       } catch (NumberFormatException e) {
         throw new IllegalArgumentException(name + " must be a whole number, got '" + v.get() + "'");
       }
+    }
+
+    /** Base64 of at least {@code minBytes} bytes. */
+    Optional<byte[]> secret(String name, int minBytes) {
+      Optional<String> v = optional(name);
+      if (v.isEmpty()) {
+        return Optional.empty();
+      }
+      byte[] bytes;
+      try {
+        bytes = java.util.Base64.getDecoder().decode(v.get());
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException(name + " must be base64");
+      }
+      if (bytes.length < minBytes) {
+        throw new IllegalArgumentException(name + " must hold at least " + minBytes + " bytes");
+      }
+      return Optional.of(bytes);
+    }
+
+    Duration durationOrZero(String name, Duration dflt) {
+      Optional<String> v = optional(name);
+      if (v.isPresent()) {
+        try {
+          if (Duration.parse(v.get()).isZero()) {
+            return Duration.ZERO;
+          }
+        } catch (DateTimeParseException e) {
+          // duration() names the variable.
+        }
+      }
+      return duration(name, dflt);
     }
 
     Duration duration(String name, Duration dflt) {

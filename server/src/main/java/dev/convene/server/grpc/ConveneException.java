@@ -1,16 +1,17 @@
 package dev.convene.server.grpc;
 
+import dev.convene.v1.ErrorReason;
 import io.grpc.Status;
 import java.util.Map;
 
 /** A domain failure with the gRPC code and stable ErrorInfo reason it is reported as. */
 public class ConveneException extends RuntimeException {
   private final Status.Code code;
-  private final String reason;
+  private final ErrorReason reason;
   private final String field;
   private final Map<String, String> metadata;
 
-  private ConveneException(Status.Code code, String reason, String message, String field, Map<String, String> metadata) {
+  private ConveneException(Status.Code code, ErrorReason reason, String message, String field, Map<String, String> metadata) {
     super(message, null, false, false);
     this.code = code;
     this.reason = reason;
@@ -19,32 +20,40 @@ public class ConveneException extends RuntimeException {
   }
 
   public Status.Code code() { return code; }
-  public String reason() { return reason; }
+  public ErrorReason reason() { return reason; }
   /** The request field a bad-input error is about, or null. */
   public String field() { return field; }
   public Map<String, String> metadata() { return metadata; }
 
-  public static ConveneException notFound(String reason, String message) {
+  public static ConveneException notFound(ErrorReason reason, String message) {
     return new ConveneException(Status.Code.NOT_FOUND, reason, message, null, Map.of());
   }
 
-  public static ConveneException alreadyExists(String reason, String message) {
+  public static ConveneException alreadyExists(ErrorReason reason, String message) {
     return new ConveneException(Status.Code.ALREADY_EXISTS, reason, message, null, Map.of());
   }
 
-  public static ConveneException failedPrecondition(String reason, String message, Map<String, String> metadata) {
+  public static ConveneException failedPrecondition(ErrorReason reason, String message, Map<String, String> metadata) {
     return new ConveneException(Status.Code.FAILED_PRECONDITION, reason, message, null, metadata);
   }
 
-  public static ConveneException resourceExhausted(String reason, String message) {
+  public static ConveneException resourceExhausted(ErrorReason reason, String message) {
     return new ConveneException(Status.Code.RESOURCE_EXHAUSTED, reason, message, null, Map.of());
   }
 
-  public static ConveneException invalidArgument(String reason, String field, String message) {
+  public static ConveneException invalidArgument(ErrorReason reason, String field, String message) {
     return new ConveneException(Status.Code.INVALID_ARGUMENT, reason, message, field, Map.of());
   }
 
-  public static ConveneException unauthenticated(String reason, String message) {
+  public static ConveneException unauthenticated(ErrorReason reason, String message) {
     return new ConveneException(Status.Code.UNAUTHENTICATED, reason, message, null, Map.of());
+  }
+
+  public static ConveneException permissionDenied(ErrorReason reason, String message) {
+    return new ConveneException(Status.Code.PERMISSION_DENIED, reason, message, null, Map.of());
+  }
+
+  public static ConveneException deadlineExceeded(ErrorReason reason, String message) {
+    return new ConveneException(Status.Code.DEADLINE_EXCEEDED, reason, message, null, Map.of());
   }
 }

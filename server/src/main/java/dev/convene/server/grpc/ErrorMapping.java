@@ -4,6 +4,7 @@ import com.google.protobuf.Any;
 import com.google.rpc.BadRequest;
 import com.google.rpc.Code;
 import com.google.rpc.ErrorInfo;
+import dev.convene.v1.ErrorReason;
 import io.grpc.StatusRuntimeException;
 import io.grpc.protobuf.StatusProto;
 import java.sql.SQLException;
@@ -16,6 +17,8 @@ import org.slf4j.LoggerFactory;
 /** Turns any exception a handler throws into a {@code google.rpc.Status} with an ErrorInfo. */
 public final class ErrorMapping {
   private static final Logger log = LoggerFactory.getLogger(ErrorMapping.class);
+  /** The ErrorInfo domain of every Convene error. */
+  public static final String DOMAIN = "convene.dev";
 
   private ErrorMapping() {}
 
@@ -32,33 +35,51 @@ public final class ErrorMapping {
           : List.of(BadRequest.FieldViolation.newBuilder()
               .setField(ce.field()).setDescription(ce.getMessage()).build()));
     }
+    if (isTimeout(t)) {
+      log.info("{} failed: DEADLINE_EXCEEDED in the database", method);
+      return build(Code.DEADLINE_EXCEEDED_VALUE, "the call's deadline passed while its database work ran",
+          ErrorReason.DEADLINE_EXCEEDED, Map.of(), List.of());
+    }
     if (isDatabaseUnavailable(t)) {
       log.warn("{} failed: database unavailable: {}", method, rootMessage(t));
       return build(Code.UNAVAILABLE_VALUE, "the database is unavailable; retry later",
-          ErrorReasons.DATABASE_UNAVAILABLE, Map.of(), List.of());
+          ErrorReason.DATABASE_UNAVAILABLE, Map.of(), List.of());
     }
     log.error("{} failed with an unexpected error", method, t);
-    return build(Code.INTERNAL_VALUE, "internal error", ErrorReasons.INTERNAL, Map.of(), List.of());
+    return build(Code.INTERNAL_VALUE, "internal error", ErrorReason.INTERNAL, Map.of(), List.of());
   }
 
   /** INVALID_ARGUMENT with one field violation per entry. */
   public static StatusRuntimeException invalidArgument(List<BadRequest.FieldViolation> violations) {
     String message = violations.isEmpty() ? "invalid request"
         : violations.get(0).getField() + ": " + violations.get(0).getDescription();
-    return build(Code.INVALID_ARGUMENT_VALUE, message, ErrorReasons.INVALID_ARGUMENT, Map.of(), violations);
+    return build(Code.INVALID_ARGUMENT_VALUE, message, ErrorReason.INVALID_ARGUMENT, Map.of(), violations);
   }
 
-  static StatusRuntimeException build(int code, String message, String reason,
+  static StatusRuntimeException build(int code, String message, ErrorReason reason,
       Map<String, String> metadata, List<BadRequest.FieldViolation> violations) {
     com.google.rpc.Status.Builder status = com.google.rpc.Status.newBuilder()
         .setCode(code)
         .setMessage(message)
         .addDetails(Any.pack(ErrorInfo.newBuilder()
-            .setReason(reason).setDomain(ErrorReasons.DOMAIN).putAllMetadata(metadata).build()));
+            .setReason(reason.name()).setDomain(DOMAIN).putAllMetadata(metadata).build()));
     if (!violations.isEmpty()) {
       status.addDetails(Any.pack(BadRequest.newBuilder().addAllFieldViolations(violations).build()));
     }
     return StatusProto.toStatusRuntimeException(status.build());
+  }
+
+  /**
+   * True when PostgreSQL cancelled a statement for the timeouts the unit of work derived from the
+   * call's deadline: statement_timeout (57014) or lock_timeout (55P03).
+   */
+  static boolean isTimeout(Throwable t) {
+    for (Throwable c = t; c != null && c.getCause() != c; c = c.getCause()) {
+      if (c instanceof SQLException sql && ("57014".equals(sql.getSQLState()) || "55P03".equals(sql.getSQLState()))) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /**

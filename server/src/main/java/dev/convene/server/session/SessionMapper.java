@@ -6,7 +6,11 @@ import dev.convene.v1.MediaType;
 import dev.convene.v1.Participant;
 import dev.convene.v1.ParticipantRole;
 import dev.convene.v1.Session;
+import dev.convene.v1.SessionEvent;
+import dev.convene.v1.SessionEventType;
 import dev.convene.v1.SessionSettings;
+import dev.convene.server.platform.EventLog;
+import dev.convene.server.platform.EventRow;
 import dev.convene.v1.SessionStatus;
 
 /** Stored rows to protos, and proto enums to the short names stored in the database. */
@@ -23,6 +27,10 @@ final class SessionMapper {
 
   static String name(MediaType m) {
     return m.name().substring("MEDIA_TYPE_".length());
+  }
+
+  static String name(SessionEventType t) {
+    return t.name().substring("SESSION_EVENT_TYPE_".length());
   }
 
   static SessionStatus status(String name) {
@@ -87,5 +95,17 @@ final class SessionMapper {
       b.setLastLeaveTime(ProtoTime.timestamp(p.lastLeaveTime()));
     }
     return b.build();
+  }
+
+  static SessionEvent toProto(EventRow row) {
+    return SessionEvent.newBuilder()
+        .setSequence(row.aggregateSeq())
+        .setPosition(row.position())
+        .setSessionId(row.aggregateId())
+        .setType(SessionEventType.valueOf("SESSION_EVENT_TYPE_" + row.type()))
+        .setEventTime(ProtoTime.timestamp(row.eventTime()))
+        .setActor(row.actor())
+        .setPayload(EventLog.payload(row))
+        .build();
   }
 }

@@ -7,27 +7,27 @@ import static dev.convene.server.session.SessionStatusMachine.IN_PROGRESS;
 import static dev.convene.server.session.SessionStatusMachine.NO_SHOW;
 import static dev.convene.server.session.SessionStatusMachine.SCHEDULED;
 
-import dev.convene.server.IdGenerator;
 import dev.convene.server.auth.Principal;
 import dev.convene.server.db.Json;
-import dev.convene.server.event.EventDao;
-import dev.convene.server.event.EventLog;
-import dev.convene.server.event.EventRow;
 import dev.convene.server.grpc.ConveneException;
-import dev.convene.server.grpc.ErrorReasons;
-import dev.convene.server.grpc.PageTokens;
 import dev.convene.server.grpc.ProtoTime;
+import dev.convene.server.platform.EventLog;
+import dev.convene.server.platform.EventRow;
+import dev.convene.server.platform.IdGenerator;
+import dev.convene.server.platform.IdKind;
+import dev.convene.server.platform.PageTokens;
+import dev.convene.server.platform.Pages;
+import dev.convene.server.platform.Platform;
+import dev.convene.server.platform.UnitOfWork;
 import dev.convene.v1.*;
 import io.grpc.stub.StreamObserver;
 import java.sql.SQLException;
-import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.Function;
-import org.jdbi.v3.core.Jdbi;
 import org.jdbi.v3.core.statement.UnableToExecuteStatementException;
 
 /** convene.v1.SessionService: sessions, their roster and presence, lifecycle, events and statistics. */
@@ -37,25 +37,27 @@ public final class SessionService extends SessionServiceGrpc.SessionServiceImplB
   static final Duration DEFAULT_EMPTY_TIMEOUT = Duration.ofMinutes(5);
   static final int MAX_ROSTER = 200;
 
-  private final Jdbi jdbi;
-  private final Clock clock;
+  private final UnitOfWork uow;
   private final IdGenerator ids;
+  private final EventLog events;
+  private final PageTokens pageTokens;
+  private final SessionStore store;
 
-  public SessionService(Jdbi jdbi, Clock clock, IdGenerator ids) {
-    this.jdbi = jdbi;
-    this.clock = clock;
-    this.ids = ids;
+  SessionService(Platform platform, SessionStore store) {
+    this.uow = platform.uow();
+    this.ids = platform.ids();
+    this.events = platform.events();
+    this.pageTokens = platform.pageTokens();
+    this.store = store;
   }
 
   static ConveneException sessionNotFound(String id) {
-    return ConveneException.notFound(ErrorReasons.SESSION_NOT_FOUND, "session " + id + " not found");
+    return ConveneException.notFound(ErrorReason.SESSION_NOT_FOUND, "session " + id + " not found");
   }
 
-  /** Runs {@code work} on the caller's tenant in one transaction. */
-  private <T> T inTransaction(Function<SessionTransaction, T> work) {
-    Principal principal = Principal.current();
-    return jdbi.inTransaction(h -> work.apply(new SessionTransaction(h, principal.tenantId(), clock,
-        principal.actor())));
+  /** Runs {@code work} for the caller in one transaction (see {@link UnitOfWork}). */
+  private <T> T inTransaction(Function<SessionChanges, T> work) {
+    return uow.write(tx -> work.apply(new SessionChanges(tx)));
   }
 
   private static <T> void reply(StreamObserver<T> observer, T response) {
@@ -67,19 +69,20 @@ public final class SessionService extends SessionServiceGrpc.SessionServiceImplB
   public void createSession(CreateSessionRequest req, StreamObserver<CreateSessionResponse> observer) {
     String tenantId = Principal.current().tenantId();
     Optional<SessionRow> earlier = req.getRequestId().isEmpty() ? Optional.empty()
-        : jdbi.withExtension(SessionDao.class, dao -> dao.findByRequestId(tenantId, req.getRequestId()));
+        : store.findByRequestId(tenantId, req.getRequestId());
     SessionRow created = earlier.orElseGet(() -> insert(req));
     reply(observer, CreateSessionResponse.newBuilder().setSession(SessionMapper.toProto(created)).build());
   }
 
   private SessionRow insert(CreateSessionRequest req) {
     try {
-      return inTransaction(tx -> {
+      return inTransaction(changes -> {
+        var tx = changes.tx();
         Instant now = tx.now();
         SessionSettings in = req.getSettings();
         long grace = (in.hasNoShowGrace() ? ProtoTime.javaDuration(in.getNoShowGrace()) : DEFAULT_NO_SHOW_GRACE).toMillis();
         Instant start = ProtoTime.instant(req.getScheduledStartTime());
-        SessionRow row = new SessionRow(ids.next("ses"), Principal.current().tenantId(), req.getExternalRef(),
+        SessionRow row = new SessionRow(ids.next(IdKind.SESSION), tx.tenantId(), req.getExternalRef(),
             req.getRequestId().isEmpty() ? null : req.getRequestId(), req.getTitle(), SessionMapper.name(req.getMedia()),
             SCHEDULED, start, ProtoTime.instant(req.getScheduledEndTime()),
             in.getMaxParticipants() == 0 ? DEFAULT_MAX_PARTICIPANTS : in.getMaxParticipants(), in.getLobbyEnabled(),
@@ -87,21 +90,20 @@ public final class SessionService extends SessionServiceGrpc.SessionServiceImplB
             (in.hasEmptyTimeout() ? ProtoTime.javaDuration(in.getEmptyTimeout()) : DEFAULT_EMPTY_TIMEOUT).toMillis(),
             Json.ofStringMap(req.getMetadataMap()), "", new String[0], now, now, null, null, null,
             start.plusMillis(grace), 0);
-        if (!tx.dao().insertSession(row)) {
+        Optional<SessionRow> stored = SessionStore.insertSession(tx.handle(), row);
+        if (stored.isEmpty()) {
           // A concurrent retry with the same request_id won the insert; return its session.
-          return tx.dao().findByRequestId(row.tenantId(), row.requestId()).orElseThrow();
+          return store.findByRequestId(row.tenantId(), row.requestId()).orElseThrow();
         }
-        tx.event(row, SessionEventType.SESSION_EVENT_TYPE_SESSION_CREATED,
+        changes.event(row, SessionEventType.SESSION_EVENT_TYPE_SESSION_CREATED,
             Map.of("external_ref", row.externalRef(), "status", SCHEDULED));
-        for (ParticipantSpec p : req.getParticipantsList()) {
-          addToRoster(tx, row, p);
-        }
-        // Read back what was stored (times at PostgreSQL's microsecond precision).
-        return tx.dao().find(row.tenantId(), row.id()).orElseThrow();
+        addToRoster(changes, row, req.getParticipantsList());
+        tx.schedule(SessionChanges.NO_SHOW_JOB, row.id(), row.noShowDeadline());
+        return stored.get();
       });
     } catch (UnableToExecuteStatementException e) {
       if (isUniqueViolation(e, "sessions_external_ref")) {
-        throw ConveneException.alreadyExists(ErrorReasons.EXTERNAL_REF_ALREADY_EXISTS,
+        throw ConveneException.alreadyExists(ErrorReason.EXTERNAL_REF_ALREADY_EXISTS,
             "the tenant already has a session with this external_ref");
       }
       throw e;
@@ -113,21 +115,28 @@ public final class SessionService extends SessionServiceGrpc.SessionServiceImplB
         && sql.getMessage() != null && sql.getMessage().contains(constraint);
   }
 
-  private static ParticipantRow addToRoster(SessionTransaction tx, SessionRow s, ParticipantSpec p) {
-    ParticipantRow row = tx.dao().insertParticipant(s.tenantId(), s.id(), p.getUserId(), p.getDisplayName(),
-            SessionMapper.name(p.getRole()), tx.now())
-        .orElseThrow(() -> ConveneException.alreadyExists(ErrorReasons.PARTICIPANT_ALREADY_EXISTS,
-            "user " + p.getUserId() + " is already on the roster of session " + s.id()));
-    tx.event(s, SessionEventType.SESSION_EVENT_TYPE_PARTICIPANT_ADDED,
-        Map.of("user_id", row.userId(), "role", row.role()));
-    return row;
+  /** Adds {@code specs} to the roster in one statement; ALREADY_EXISTS if one is on it already. */
+  private static List<ParticipantRow> addToRoster(SessionChanges changes, SessionRow s, List<ParticipantSpec> specs) {
+    if (specs.isEmpty()) {
+      return List.of();
+    }
+    List<ParticipantRow> added = SessionStore.insertParticipants(changes.tx().handle(), s.tenantId(), s.id(), specs,
+        changes.tx().now());
+    if (added.size() < specs.size()) {
+      throw ConveneException.alreadyExists(ErrorReason.PARTICIPANT_ALREADY_EXISTS,
+          "a user is already on the roster of session " + s.id());
+    }
+    for (ParticipantRow row : added) {
+      changes.event(s, SessionEventType.SESSION_EVENT_TYPE_PARTICIPANT_ADDED,
+          Map.of("user_id", row.userId(), "role", row.role()));
+    }
+    return added;
   }
 
   @Override
   public void getSession(GetSessionRequest req, StreamObserver<GetSessionResponse> observer) {
     String tenantId = Principal.current().tenantId();
-    SessionRow row = jdbi.withExtension(SessionDao.class, dao -> dao.find(tenantId, req.getSessionId()))
-        .orElseThrow(() -> sessionNotFound(req.getSessionId()));
+    SessionRow row = store.find(tenantId, req.getSessionId()).orElseThrow(() -> sessionNotFound(req.getSessionId()));
     reply(observer, GetSessionResponse.newBuilder().setSession(SessionMapper.toProto(row)).build());
   }
 
@@ -138,22 +147,22 @@ public final class SessionService extends SessionServiceGrpc.SessionServiceImplB
     Instant afterTime = null;
     String afterId = null;
     if (!req.getPageToken().isEmpty()) {
-      List<String> keys = PageTokens.decode(req.getPageToken(), "sessions", 2);
+      List<String> keys = pageTokens.decode(req.getPageToken(), tenantId, "sessions", req, 2);
       afterTime = parseInstant(keys.get(0));
       afterId = keys.get(1);
     }
     Instant from = req.hasScheduledStartFrom() ? ProtoTime.instant(req.getScheduledStartFrom()) : null;
     Instant before = req.hasScheduledStartBefore() ? ProtoTime.instant(req.getScheduledStartBefore()) : null;
     String status = req.getStatus() == SessionStatus.SESSION_STATUS_UNSPECIFIED ? null : SessionMapper.name(req.getStatus());
-    Instant at = afterTime;
-    String aid = afterId;
-    List<SessionRow> rows = jdbi.withExtension(SessionDao.class, dao -> dao.list(tenantId, status,
-        emptyToNull(req.getExternalRef()), emptyToNull(req.getUserId()), from, before, at, aid, size + 1));
-    ListSessionsResponse.Builder out = ListSessionsResponse.newBuilder();
-    rows.stream().limit(size).forEach(r -> out.addSessions(SessionMapper.toProto(r)));
-    if (rows.size() > size) {
-      SessionRow last = rows.get(size - 1);
-      out.setNextPageToken(PageTokens.encode("sessions", last.scheduledStartTime().toString(), last.id()));
+    List<SessionRow> rows = store.list(tenantId, status, emptyToNull(req.getExternalRef()),
+        emptyToNull(req.getUserId()), from, before, afterTime, afterId, size + 1);
+    List<Session> sessions = rows.stream().map(SessionMapper::toProto).toList();
+    int n = Pages.fit(sessions, size);
+    ListSessionsResponse.Builder out = ListSessionsResponse.newBuilder().addAllSessions(sessions.subList(0, n));
+    if (rows.size() > n) {
+      SessionRow last = rows.get(n - 1);
+      out.setNextPageToken(pageTokens.encode(tenantId, "sessions", req, last.scheduledStartTime().toString(),
+          last.id()));
     }
     reply(observer, out.build());
   }
@@ -172,29 +181,29 @@ public final class SessionService extends SessionServiceGrpc.SessionServiceImplB
 
   @Override
   public void addParticipant(AddParticipantRequest req, StreamObserver<AddParticipantResponse> observer) {
-    ParticipantRow row = inTransaction(tx -> {
-      SessionRow s = tx.lock(req.getSessionId());
-      SessionTransaction.requireOpen(s);
-      if (tx.dao().rosterSize(s.id()) >= MAX_ROSTER) {
-        throw ConveneException.resourceExhausted(ErrorReasons.ROSTER_FULL,
+    ParticipantRow row = inTransaction(changes -> {
+      SessionRow s = changes.lock(req.getSessionId());
+      SessionChanges.requireOpen(s);
+      if (SessionStore.rosterSize(changes.tx().handle(), s.tenantId(), s.id()) >= MAX_ROSTER) {
+        throw ConveneException.resourceExhausted(ErrorReason.ROSTER_FULL,
             "session " + s.id() + " already has " + MAX_ROSTER + " roster entries");
       }
-      return addToRoster(tx, s, req.getParticipant());
+      return addToRoster(changes, s, List.of(req.getParticipant())).get(0);
     });
     reply(observer, AddParticipantResponse.newBuilder().setParticipant(SessionMapper.toProto(row)).build());
   }
 
   @Override
   public void removeParticipant(RemoveParticipantRequest req, StreamObserver<RemoveParticipantResponse> observer) {
-    ParticipantRow removed = inTransaction(tx -> {
-      SessionRow s = tx.lock(req.getSessionId());
-      SessionTransaction.requireOpen(s);
-      ParticipantRow p = tx.participant(s, req.getUserId());
+    ParticipantRow removed = inTransaction(changes -> {
+      SessionRow s = changes.lock(req.getSessionId());
+      SessionChanges.requireOpen(s);
+      ParticipantRow p = changes.participant(s, req.getUserId());
       if (p.present()) {
-        p = tx.leaveSession(s, p).participant();
+        p = changes.leaveSession(s, p).participant();
       }
-      tx.dao().deleteParticipant(p.id());
-      tx.event(s, SessionEventType.SESSION_EVENT_TYPE_PARTICIPANT_REMOVED, Map.of("user_id", p.userId()));
+      SessionStore.deleteParticipant(changes.tx().handle(), s.tenantId(), p);
+      changes.event(s, SessionEventType.SESSION_EVENT_TYPE_PARTICIPANT_REMOVED, Map.of("user_id", p.userId()));
       return p;
     });
     reply(observer, RemoveParticipantResponse.newBuilder().setParticipant(SessionMapper.toProto(removed)).build());
@@ -204,19 +213,18 @@ public final class SessionService extends SessionServiceGrpc.SessionServiceImplB
   public void listParticipants(ListParticipantsRequest req, StreamObserver<ListParticipantsResponse> observer) {
     String tenantId = Principal.current().tenantId();
     int size = PageTokens.pageSize(req.getPageSize(), 50, 200);
-    long afterId = 0;
-    if (!req.getPageToken().isEmpty()) {
-      afterId = parseLong(PageTokens.decode(req.getPageToken(), "participants", 1).get(0));
+    long after = req.getPageToken().isEmpty() ? 0
+        : parseLong(pageTokens.decode(req.getPageToken(), tenantId, "participants", req, 1).get(0));
+    List<ParticipantRow> rows = store.listParticipants(tenantId, req.getSessionId(), after, size + 1);
+    if (rows.isEmpty() && !store.exists(tenantId, req.getSessionId())) {
+      throw sessionNotFound(req.getSessionId());
     }
-    long after = afterId;
-    List<ParticipantRow> rows = jdbi.withExtension(SessionDao.class, dao -> {
-      dao.find(tenantId, req.getSessionId()).orElseThrow(() -> sessionNotFound(req.getSessionId()));
-      return dao.listParticipants(req.getSessionId(), after, size + 1);
-    });
-    ListParticipantsResponse.Builder out = ListParticipantsResponse.newBuilder();
-    rows.stream().limit(size).forEach(r -> out.addParticipants(SessionMapper.toProto(r)));
-    if (rows.size() > size) {
-      out.setNextPageToken(PageTokens.encode("participants", Long.toString(rows.get(size - 1).id())));
+    List<Participant> participants = rows.stream().map(SessionMapper::toProto).toList();
+    int n = Pages.fit(participants, size);
+    ListParticipantsResponse.Builder out = ListParticipantsResponse.newBuilder()
+        .addAllParticipants(participants.subList(0, n));
+    if (rows.size() > n) {
+      out.setNextPageToken(pageTokens.encode(tenantId, "participants", req, Long.toString(rows.get(n - 1).id())));
     }
     reply(observer, out.build());
   }
@@ -231,9 +239,9 @@ public final class SessionService extends SessionServiceGrpc.SessionServiceImplB
 
   @Override
   public void joinSession(JoinSessionRequest req, StreamObserver<JoinSessionResponse> observer) {
-    SessionTransaction.JoinResult r = inTransaction(tx -> {
-      SessionRow s = tx.lock(req.getSessionId());
-      return tx.join(s, tx.participant(s, req.getUserId()));
+    SessionChanges.JoinResult r = inTransaction(changes -> {
+      SessionRow s = changes.lock(req.getSessionId());
+      return changes.join(s, changes.participant(s, req.getUserId()));
     });
     reply(observer, JoinSessionResponse.newBuilder().setSession(SessionMapper.toProto(r.session()))
         .setParticipant(SessionMapper.toProto(r.participant())).build());
@@ -241,16 +249,16 @@ public final class SessionService extends SessionServiceGrpc.SessionServiceImplB
 
   @Override
   public void leaveSession(LeaveSessionRequest req, StreamObserver<LeaveSessionResponse> observer) {
-    SessionTransaction.JoinResult r = inTransaction(tx -> {
-      SessionRow s = tx.lock(req.getSessionId());
-      return tx.leaveSession(s, tx.participant(s, req.getUserId()));
+    SessionChanges.JoinResult r = inTransaction(changes -> {
+      SessionRow s = changes.lock(req.getSessionId());
+      return changes.leaveSession(s, changes.participant(s, req.getUserId()));
     });
     reply(observer, LeaveSessionResponse.newBuilder().setSession(SessionMapper.toProto(r.session()))
         .setParticipant(SessionMapper.toProto(r.participant())).build());
   }
 
   private Session move(String sessionId, String to, String reason) {
-    SessionRow moved = inTransaction(tx -> tx.moveTo(tx.lock(sessionId), to, reason));
+    SessionRow moved = inTransaction(changes -> changes.moveTo(changes.lock(sessionId), to, reason));
     return SessionMapper.toProto(moved);
   }
 
@@ -281,16 +289,17 @@ public final class SessionService extends SessionServiceGrpc.SessionServiceImplB
     String tenantId = Principal.current().tenantId();
     int size = PageTokens.pageSize(req.getPageSize(), 100, 500);
     long after = req.getPageToken().isEmpty() ? req.getAfterSequence()
-        : parseLong(PageTokens.decode(req.getPageToken(), "events", 1).get(0));
-    List<EventRow> rows = jdbi.withHandle(h -> {
-      h.attach(SessionDao.class).find(tenantId, req.getSessionId())
-          .orElseThrow(() -> sessionNotFound(req.getSessionId()));
-      return h.attach(EventDao.class).list(tenantId, req.getSessionId(), after, size + 1);
-    });
-    ListSessionEventsResponse.Builder out = ListSessionEventsResponse.newBuilder();
-    rows.stream().limit(size).forEach(r -> out.addEvents(EventLog.toProto(r)));
-    if (rows.size() > size) {
-      out.setNextPageToken(PageTokens.encode("events", Long.toString(rows.get(size - 1).sequence())));
+        : parseLong(pageTokens.decode(req.getPageToken(), tenantId, "events", req, 1).get(0));
+    List<EventRow> rows = events.ofAggregate(tenantId, SessionChanges.AGGREGATE, req.getSessionId(), after, size + 1);
+    // Every session has its SESSION_CREATED event: no events and no session is NOT_FOUND.
+    if (rows.isEmpty() && !store.exists(tenantId, req.getSessionId())) {
+      throw sessionNotFound(req.getSessionId());
+    }
+    List<SessionEvent> protos = rows.stream().map(SessionMapper::toProto).toList();
+    int n = Pages.fit(protos, size);
+    ListSessionEventsResponse.Builder out = ListSessionEventsResponse.newBuilder().addAllEvents(protos.subList(0, n));
+    if (rows.size() > n) {
+      out.setNextPageToken(pageTokens.encode(tenantId, "events", req, Long.toString(rows.get(n - 1).aggregateSeq())));
     }
     reply(observer, out.build());
   }
@@ -298,14 +307,14 @@ public final class SessionService extends SessionServiceGrpc.SessionServiceImplB
   @Override
   public void getSessionStats(GetSessionStatsRequest req, StreamObserver<GetSessionStatsResponse> observer) {
     String tenantId = Principal.current().tenantId();
-    List<SessionDao.StatusTotals> totals = jdbi.withExtension(SessionDao.class, dao -> dao.totals(tenantId,
-        emptyToNull(req.getHostUserId()), ProtoTime.instant(req.getStartTime()), ProtoTime.instant(req.getEndTime())));
+    List<SessionStore.StatusTotals> totals = store.totals(tenantId, emptyToNull(req.getHostUserId()),
+        ProtoTime.instant(req.getStartTime()), ProtoTime.instant(req.getEndTime()));
     GetSessionStatsResponse.Builder out = GetSessionStatsResponse.newBuilder();
     long count = 0;
     long completed = 0;
     long noShow = 0;
     long completedMs = 0;
-    for (SessionDao.StatusTotals t : totals) {
+    for (SessionStore.StatusTotals t : totals) {
       count += t.sessions();
       out.addStatusCounts(StatusCount.newBuilder().setStatus(SessionMapper.status(t.status())).setCount(t.sessions()));
       if (t.status().equals(COMPLETED)) {

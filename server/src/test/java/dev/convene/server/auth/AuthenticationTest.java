@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.convene.server.IdGenerator;
+import dev.convene.server.platform.IdGenerator;
 import dev.convene.server.testing.TestServer;
 import dev.convene.v1.ListSessionsRequest;
 import dev.convene.v1.SessionServiceGrpc;

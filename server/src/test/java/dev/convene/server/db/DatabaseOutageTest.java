@@ -3,7 +3,7 @@ package dev.convene.server.db;
 import static dev.convene.server.testing.GrpcAssertions.assertStatus;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import dev.convene.server.IdGenerator;
+import dev.convene.server.platform.IdGenerator;
 import dev.convene.server.testing.TestServer;
 import dev.convene.v1.ListSessionsRequest;
 import dev.convene.v1.SessionServiceGrpc;

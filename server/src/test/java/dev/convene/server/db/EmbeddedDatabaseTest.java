@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.convene.server.IdGenerator;
+import dev.convene.server.platform.IdGenerator;
 import dev.convene.server.auth.Tenants;
 import java.net.ServerSocket;
 import java.nio.file.Files;

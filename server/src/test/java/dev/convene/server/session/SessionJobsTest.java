@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import com.google.protobuf.util.Durations;
 import dev.convene.server.grpc.ProtoTime;
+import dev.convene.server.platform.JobRunner;
 import dev.convene.server.testing.TestServer;
 import dev.convene.v1.*;
 import java.time.Duration;
@@ -45,7 +46,7 @@ class SessionJobsTest {
         .setNoShowGrace(Durations.fromMinutes(10))).build()).getSession();
     a.joinSession(JoinSessionRequest.newBuilder().setSessionId(waiting.getId()).setUserId("pat").build());
     Session later = a.createSession(visit("later", T0.plus(Duration.ofHours(2))).build()).getSession();
-    SessionJobs jobs = new SessionJobs(server.jdbi(), server.clock);
+    JobRunner jobs = server.jobs();
 
     server.clock.advance(Duration.ofMinutes(9));
     assertEquals(0, jobs.runOnce());
@@ -60,7 +61,7 @@ class SessionJobsTest {
     assertEquals(0, noShow.getPresentCount());
     assertEquals(SessionStatus.SESSION_STATUS_SCHEDULED, get(later.getId()).getStatus());
     SessionEvent last = lastEvent(waiting.getId());
-    assertEquals(SessionJobs.ACTOR, last.getActor());
+    assertEquals("system:job:session.no_show", last.getActor());
     assertEquals("HOST", last.getPayload().getFieldsOrThrow("missing_roles").getListValue().getValues(0).getStringValue());
   }
 
@@ -75,16 +76,18 @@ class SessionJobsTest {
     for (String u : List.of("dr", "pat")) {
       a.leaveSession(LeaveSessionRequest.newBuilder().setSessionId(s.getId()).setUserId(u).build());
     }
-    SessionJobs jobs = new SessionJobs(server.jdbi(), server.clock);
+    JobRunner jobs = server.jobs();
     server.clock.advance(Duration.ofMinutes(2));
-    assertEquals(0, jobs.runOnce());
+    jobs.runOnce();
+    assertEquals(SessionStatus.SESSION_STATUS_IN_PROGRESS, get(s.getId()).getStatus());
 
     // Someone comes back and leaves again: the timeout starts over.
     a.joinSession(JoinSessionRequest.newBuilder().setSessionId(s.getId()).setUserId("pat").build());
     server.clock.advance(Duration.ofMinutes(1));
     a.leaveSession(LeaveSessionRequest.newBuilder().setSessionId(s.getId()).setUserId("pat").build());
     server.clock.advance(Duration.ofMinutes(2));
-    assertEquals(0, jobs.runOnce());
+    jobs.runOnce();
+    assertEquals(SessionStatus.SESSION_STATUS_IN_PROGRESS, get(s.getId()).getStatus());
     server.clock.advance(Duration.ofMinutes(1));
     assertEquals(1, jobs.runOnce());
 
@@ -99,9 +102,10 @@ class SessionJobsTest {
     Session s = a.createSession(visit("started-empty", T0).setSettings(SessionSettings.newBuilder()
         .setEmptyTimeout(Durations.fromMinutes(5))).build()).getSession();
     a.startSession(StartSessionRequest.newBuilder().setSessionId(s.getId()).build());
-    SessionJobs jobs = new SessionJobs(server.jdbi(), server.clock);
+    JobRunner jobs = server.jobs();
     server.clock.advance(Duration.ofMinutes(4));
     assertEquals(0, jobs.runOnce());
+    assertEquals(SessionStatus.SESSION_STATUS_IN_PROGRESS, get(s.getId()).getStatus());
     server.clock.advance(Duration.ofMinutes(1));
     assertEquals(1, jobs.runOnce());
     assertEquals(SessionStatus.SESSION_STATUS_COMPLETED, get(s.getId()).getStatus());
@@ -119,7 +123,7 @@ class SessionJobsTest {
     CountDownLatch go = new CountDownLatch(1);
     List<Future<Integer>> moved = new ArrayList<>();
     for (int r = 0; r < replicas; r++) {
-      SessionJobs jobs = new SessionJobs(server.jdbi(), server.clock);
+      JobRunner jobs = server.jobs();
       Callable<Integer> run = () -> {
         go.await();
         return jobs.runOnce();
@@ -135,7 +139,7 @@ class SessionJobsTest {
 
     assertEquals(250, total);
     long statusEvents = server.jdbi().withHandle(h -> h.createQuery(
-        "SELECT count(*) FROM session_events WHERE type = 'STATUS_CHANGED'").mapTo(Long.class).one());
+        "SELECT count(*) FROM events WHERE type = 'STATUS_CHANGED'").mapTo(Long.class).one());
     assertEquals(250, statusEvents);
     for (String id : ids) {
       assertEquals(SessionStatus.SESSION_STATUS_NO_SHOW, get(id).getStatus());

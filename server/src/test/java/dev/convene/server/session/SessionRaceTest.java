@@ -141,8 +141,7 @@ class SessionRaceTest {
       ids.add(id);
     }
     server.clock.advance(Duration.ofMinutes(3));
-    SessionJobs jobs = new SessionJobs(server.jdbi(), server.clock);
-    jobs.runOnce();
+    server.jobs().runOnce();
     long notCompleted = ids.stream().filter(id -> get(id).getStatus() != SessionStatus.SESSION_STATUS_COMPLETED)
         .count();
     assertEquals(0, lostEmpty, "trials whose leaves were lost, of " + TRIALS);

@@ -489,7 +489,8 @@ class SessionServiceTest {
     assertEquals(all, paged);
 
     assertStatus(Code.INVALID_ARGUMENT, "INVALID_PAGE_TOKEN", () -> a.listSessionEvents(ListSessionEventsRequest
-        .newBuilder().setSessionId(s.getId()).setPageToken(PageTokensTestAccess.sessionsToken()).build()));
+        .newBuilder().setSessionId(s.getId()).setPageToken(server.platform.pageTokens().encode(server.tenantA.tenantId(), "sessions",
+            ListSessionsRequest.getDefaultInstance(), "2030-01-01T10:00:00Z", "ses_x")).build()));
     assertEquals(all.subList(5, all.size()), a.listSessionEvents(ListSessionEventsRequest.newBuilder()
         .setSessionId(s.getId()).setAfterSequence(all.get(4).getSequence()).build()).getEventsList());
   }

@@ -1,11 +1,15 @@
 package dev.convene.server.testing;
 
 import dev.convene.server.ConveneServer;
-import dev.convene.server.IdGenerator;
+import dev.convene.server.platform.IdGenerator;
 import dev.convene.server.Main;
 import dev.convene.server.auth.AuthInterceptor;
 import dev.convene.server.auth.Tenants;
+import dev.convene.server.config.ConveneConfig;
 import dev.convene.server.db.Database;
+import dev.convene.server.platform.Feature;
+import dev.convene.server.platform.JobRunner;
+import dev.convene.server.platform.Platform;
 import io.grpc.CallCredentials;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
@@ -14,6 +18,8 @@ import io.grpc.inprocess.InProcessServerBuilder;
 import java.io.IOException;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executor;
 import org.jdbi.v3.core.Jdbi;
@@ -30,6 +36,8 @@ public final class TestServer implements AutoCloseable {
   public final Tenants.IssuedKey tenantA;
   public final Tenants.IssuedKey tenantB;
   public final ManagedChannel channel;
+  public final Platform platform;
+  private final List<Feature> features;
   private final ConveneServer server;
   private final ExecutorService executor;
 
@@ -49,8 +57,12 @@ public final class TestServer implements AutoCloseable {
     tenantB = tenants.createTenant("tenant b");
     String name = InProcessServerBuilder.generateName();
     executor = Main.requestExecutor(8, 1000);
-    server = new ConveneServer(InProcessServerBuilder.forName(name), executor, new AuthInterceptor(database.jdbi()),
-        Main.validation(), Main.services(database.jdbi(), clock, ids));
+    // The clock only moves when a test moves it, so the API key cache is off (AuthenticationTest
+    // tests it on its own).
+    platform = Main.platform(database.jdbi(), clock, ids, ConveneConfig.fromEnv(Map.of()));
+    features = Main.features(platform);
+    server = new ConveneServer(InProcessServerBuilder.forName(name), executor,
+        new AuthInterceptor(database.jdbi(), clock, Duration.ZERO), Main.validation(), Main.services(features));
     try {
       server.start();
     } catch (IOException e) {
@@ -61,6 +73,11 @@ public final class TestServer implements AutoCloseable {
 
   public Jdbi jdbi() {
     return database.jdbi();
+  }
+
+  /** A job runner over this server's features, as another replica would run one. */
+  public JobRunner jobs() {
+    return Main.jobs(platform, features);
   }
 
   /** Sends {@code authorization: Bearer <key>}. */

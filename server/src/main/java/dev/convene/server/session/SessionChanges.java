@@ -4,116 +4,94 @@ import static dev.convene.server.session.SessionStatusMachine.IN_PROGRESS;
 import static dev.convene.server.session.SessionStatusMachine.SCHEDULED;
 import static dev.convene.server.session.SessionStatusMachine.WAITING;
 
-import dev.convene.server.event.EventLog;
 import dev.convene.server.grpc.ConveneException;
-import dev.convene.server.grpc.ErrorReasons;
+import dev.convene.server.platform.Tx;
+import dev.convene.v1.ErrorReason;
 import dev.convene.v1.SessionEventType;
-import java.time.Clock;
 import java.time.Instant;
-import java.time.temporal.ChronoUnit;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.jdbi.v3.core.Handle;
 
 /**
- * The changes one transaction makes to one tenant's sessions. Every change starts from a row
- * locked with {@link #lock}, so concurrent joins, leaves and transitions on a session queue up
- * instead of losing one another, and every change appends its event in the same transaction.
+ * The changes one {@link Tx} makes to one tenant's sessions. Every change starts from a row locked
+ * with {@link #lock}, and everything a decision needs (presence, roster) is read after that lock,
+ * by later statements: a subquery of the locking statement would read the snapshot taken before
+ * the lock wait, and two simultaneous joins would each count one.
  */
-final class SessionTransaction {
+final class SessionChanges {
+  static final String AGGREGATE = "session";
   static final String HOST = "HOST";
+  static final String NO_SHOW_JOB = "session.no_show";
+  static final String EMPTY_TIMEOUT_JOB = "session.empty_timeout";
 
-  private final Handle handle;
-  private final SessionDao dao;
+  private final Tx tx;
+  private final Handle h;
   private final String tenantId;
-  private final Clock clock;
-  private Instant now;
-  private final String actor;
 
-  SessionTransaction(Handle handle, String tenantId, Clock clock, String actor) {
-    this.handle = handle;
-    this.dao = handle.attach(SessionDao.class);
-    this.tenantId = tenantId;
-    this.clock = clock;
-    this.actor = actor;
+  SessionChanges(Tx tx) {
+    this.tx = tx;
+    this.h = tx.handle();
+    this.tenantId = tx.tenantId();
   }
 
-  SessionDao dao() {
-    return dao;
-  }
-
-  /**
-   * The time of this transaction's changes, read once, after its row lock was granted: a change that
-   * waited for the lock is stamped after the change it waited for.
-   */
-  Instant now() {
-    if (now == null) {
-      // PostgreSQL keeps microseconds; what a response shows must equal what a later read shows.
-      now = clock.instant().truncatedTo(ChronoUnit.MICROS);
-    }
-    return now;
+  Tx tx() {
+    return tx;
   }
 
   /** The tenant's session, locked; NOT_FOUND for a missing session or another tenant's. */
   SessionRow lock(String sessionId) {
-    SessionRow s = dao.lock(tenantId, sessionId).orElseThrow(() -> SessionService.sessionNotFound(sessionId));
-    if (now != null) {
-      throw new IllegalStateException("the time of a change must be read after its lock");
-    }
-    return s;
-  }
-
-  /** A row another statement locked in this transaction (the jobs' claims), under the same rule. */
-  SessionRow locked(SessionRow s) {
-    if (now != null) {
-      throw new IllegalStateException("the time of a change must be read after its lock");
-    }
-    return s;
+    return tx.locked(SessionStore.lock(h, tenantId, sessionId)
+        .orElseThrow(() -> SessionService.sessionNotFound(sessionId)));
   }
 
   /** FAILED_PRECONDITION (SESSION_ENDED) when the session is terminal. */
   static void requireOpen(SessionRow s) {
     if (SessionStatusMachine.terminal(s.status())) {
-      throw ConveneException.failedPrecondition(ErrorReasons.SESSION_ENDED,
+      throw ConveneException.failedPrecondition(ErrorReason.SESSION_ENDED,
           "session " + s.id() + " has ended (" + s.status() + ")", Map.of("status", s.status()));
     }
   }
 
   ParticipantRow participant(SessionRow s, String userId) {
-    return dao.findParticipant(s.id(), userId).orElseThrow(() -> ConveneException.notFound(
-        ErrorReasons.PARTICIPANT_NOT_FOUND, "user " + userId + " is not on the roster of session " + s.id()));
+    return SessionStore.findParticipant(h, tenantId, s.id(), userId).orElseThrow(() -> ConveneException.notFound(
+        ErrorReason.PARTICIPANT_NOT_FOUND, "user " + userId + " is not on the roster of session " + s.id()));
   }
 
   void event(SessionRow s, SessionEventType type, Map<String, ?> payload) {
-    EventLog.append(handle, tenantId, s.id(), type, now(), actor, payload);
+    tx.append(AGGREGATE, s.id(), SessionMapper.name(type), payload);
   }
 
   /**
    * Moves the session to {@code to}: FAILED_PRECONDITION (INVALID_SESSION_TRANSITION) if the
    * status machine forbids it. A terminal move closes everyone's presence and sets the end time
-   * ({@code endTime}, or now()).
+   * ({@code endTime}, or now).
    */
   SessionRow moveTo(SessionRow s, String to, String reason, List<String> missingRoles, Instant endTime) {
     if (!SessionStatusMachine.allowed(s.status(), to)) {
-      throw ConveneException.failedPrecondition(ErrorReasons.INVALID_SESSION_TRANSITION,
+      throw ConveneException.failedPrecondition(ErrorReason.INVALID_SESSION_TRANSITION,
           "session " + s.id() + " cannot move from " + s.status() + " to " + to,
           Map.of("from", s.status(), "to", to));
     }
+    Instant now = tx.now();
     boolean terminal = SessionStatusMachine.terminal(to);
     if (terminal) {
-      for (ParticipantRow p : dao.presentParticipants(s.id())) {
+      for (ParticipantRow p : SessionStore.presentParticipants(h, tenantId, s.id())) {
         leave(s, p);
       }
     }
-    SessionRow next = s.withLifecycle(to, reason, missingRoles.toArray(String[]::new), now(),
-        to.equals(IN_PROGRESS) && s.startTime() == null ? now() : s.startTime(),
-        terminal ? (endTime != null ? endTime : now()) : null,
-        terminal ? null : emptySinceAfterMove(s, to));
+    Instant emptySince = terminal ? null : emptySinceAfterMove(s, to);
+    SessionRow next = s.withLifecycle(to, reason, missingRoles.toArray(String[]::new), now,
+        to.equals(IN_PROGRESS) && s.startTime() == null ? now : s.startTime(),
+        terminal ? (endTime != null ? endTime : now) : null, emptySince);
     if (terminal) {
       next = next.withPresentCount(0);
     }
-    dao.updateLifecycle(next);
+    SessionStore.updateLifecycle(h, next);
+    if (emptySince != null && s.emptySince() == null) {
+      scheduleEmptyTimeout(next);
+    }
     Map<String, Object> payload = new LinkedHashMap<>();
     payload.put("from", s.status());
     payload.put("to", to);
@@ -127,16 +105,20 @@ final class SessionTransaction {
     return next;
   }
 
+  SessionRow moveTo(SessionRow s, String to, String reason) {
+    return moveTo(s, to, reason, List.of(), null);
+  }
+
   /** A session started with nobody present is empty from now on, so its empty timeout applies. */
   private Instant emptySinceAfterMove(SessionRow s, String to) {
     if (to.equals(IN_PROGRESS) && s.presentCount() == 0 && s.emptySince() == null) {
-      return now();
+      return tx.now();
     }
     return s.emptySince();
   }
 
-  SessionRow moveTo(SessionRow s, String to, String reason) {
-    return moveTo(s, to, reason, List.of(), null);
+  private void scheduleEmptyTimeout(SessionRow s) {
+    tx.schedule(EMPTY_TIMEOUT_JOB, s.id(), s.emptySince().plusMillis(s.emptyTimeoutMs()));
   }
 
   /** Records a join and applies the moves presence drives. */
@@ -146,21 +128,24 @@ final class SessionTransaction {
       return new JoinResult(s, p);
     }
     if (s.presentCount() >= s.maxParticipants()) {
-      throw ConveneException.resourceExhausted(ErrorReasons.SESSION_FULL,
+      throw ConveneException.resourceExhausted(ErrorReason.SESSION_FULL,
           "session " + s.id() + " already has its " + s.maxParticipants() + " participants present");
     }
-    ParticipantRow joined = p.joined(now());
-    dao.updatePresence(joined);
+    Instant now = tx.now();
+    ParticipantRow joined = p.joined(now);
+    SessionStore.updatePresence(h, tenantId, joined);
     event(s, SessionEventType.SESSION_EVENT_TYPE_PARTICIPANT_JOINED, Map.of("user_id", p.userId(), "role", p.role()));
     SessionRow next = s.withPresentCount(s.presentCount() + 1)
-        .withLifecycle(s.status(), s.statusReason(), s.missingRoles(), now(), s.startTime(), s.endTime(), null);
-    dao.updateLifecycle(next);
+        .withLifecycle(s.status(), s.statusReason(), s.missingRoles(), now, s.startTime(), s.endTime(), null);
     if (next.status().equals(SCHEDULED)) {
       next = moveTo(next, WAITING, "");
     }
     if (next.status().equals(WAITING) && next.presentCount() >= 2
-        && dao.presentParticipants(s.id()).stream().anyMatch(x -> x.role().equals(HOST))) {
+        && (p.role().equals(HOST) || SessionStore.presentParticipants(h, tenantId, s.id()).stream()
+            .anyMatch(x -> x.role().equals(HOST)))) {
       next = moveTo(next, IN_PROGRESS, "");
+    } else if (next.status().equals(s.status())) {
+      SessionStore.updateLifecycle(h, next);
     }
     return new JoinResult(next, joined);
   }
@@ -170,21 +155,25 @@ final class SessionTransaction {
   /** Records a leave; an IN_PROGRESS session left empty starts its empty timeout. */
   JoinResult leaveSession(SessionRow s, ParticipantRow p) {
     if (!p.present()) {
-      throw ConveneException.failedPrecondition(ErrorReasons.PARTICIPANT_NOT_PRESENT,
+      throw ConveneException.failedPrecondition(ErrorReason.PARTICIPANT_NOT_PRESENT,
           "user " + p.userId() + " is not in session " + s.id(), Map.of());
     }
     ParticipantRow left = leave(s, p);
+    Instant now = tx.now();
     SessionRow next = s.withPresentCount(s.presentCount() - 1);
     boolean emptied = next.presentCount() == 0 && next.status().equals(IN_PROGRESS);
-    next = next.withLifecycle(next.status(), next.statusReason(), next.missingRoles(), now(), next.startTime(),
-        next.endTime(), emptied ? now() : next.emptySince());
-    dao.updateLifecycle(next);
+    next = next.withLifecycle(next.status(), next.statusReason(), next.missingRoles(), now, next.startTime(),
+        next.endTime(), emptied ? now : next.emptySince());
+    SessionStore.updateLifecycle(h, next);
+    if (emptied) {
+      scheduleEmptyTimeout(next);
+    }
     return new JoinResult(next, left);
   }
 
   private ParticipantRow leave(SessionRow s, ParticipantRow p) {
-    ParticipantRow left = p.left(now());
-    dao.updatePresence(left);
+    ParticipantRow left = p.left(tx.now());
+    SessionStore.updatePresence(h, tenantId, left);
     event(s, SessionEventType.SESSION_EVENT_TYPE_PARTICIPANT_LEFT,
         Map.of("user_id", p.userId(), "connected_seconds", (left.connectedMs() - p.connectedMs()) / 1000.0));
     return left;

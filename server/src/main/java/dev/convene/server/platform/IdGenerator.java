@@ -1,15 +1,15 @@
-package dev.convene.server;
+package dev.convene.server.platform;
 
 import java.security.SecureRandom;
 
-/** Makes opaque ids with a readable prefix ({@code ses_...}); injected so tests can fix them. */
+/** Makes opaque ids with their kind's prefix ({@code ses_...}); injected so tests can fix them. */
 @FunctionalInterface
 public interface IdGenerator {
-  String next(String prefix);
+  String next(IdKind kind);
 
   /** 20 random base62 characters (119 bits) after the prefix. */
   static IdGenerator random() {
-    return prefix -> prefix + "_" + base62(20);
+    return kind -> kind.prefix() + "_" + base62(20);
   }
 
   /** {@code length} characters from a cryptographically strong source. */

@@ -1,0 +1,15 @@
+package dev.convene.server.platform;
+
+import io.grpc.BindableService;
+import java.util.List;
+
+/**
+ * A feature (sessions, and later tokens, invitations, groups) as the composition root sees it: the
+ * gRPC services it serves and the kinds of background job it handles. Each feature builds these
+ * from the {@link Platform} in its own constructor and is listed once in {@code Main.features}.
+ */
+public interface Feature {
+  List<BindableService> services();
+
+  List<JobHandler> jobs();
+}

@@ -1,0 +1,90 @@
+package dev.convene.server.platform;
+
+import java.time.Clock;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.jdbi.v3.core.Handle;
+
+/**
+ * One tenant-scoped transaction, run by {@link UnitOfWork}: who acts, when (read once, after the
+ * locks), and the events and jobs the change records, written together when the work returns.
+ */
+public final class Tx {
+  private final Handle handle;
+  private final String tenantId;
+  private final String actor;
+  private final Clock clock;
+  private Instant now;
+  private final List<EventLog.Pending> events = new ArrayList<>();
+  private final List<Jobs.Pending> jobs = new ArrayList<>();
+  private int eventsWritten;
+
+  Tx(Handle handle, String tenantId, String actor, Clock clock) {
+    this.handle = handle;
+    this.tenantId = tenantId;
+    this.actor = actor;
+    this.clock = clock;
+  }
+
+  public Handle handle() {
+    return handle;
+  }
+
+  public String tenantId() {
+    return tenantId;
+  }
+
+  public String actor() {
+    return actor;
+  }
+
+  /**
+   * The time of this transaction's changes, read once, after its locks were granted: a change that
+   * waited for a lock is stamped after the change it waited for, so event times never run
+   * backwards against an aggregate's sequence. Microseconds, as PostgreSQL stores them, so what a
+   * response shows equals what a later read shows.
+   */
+  public Instant now() {
+    if (now == null) {
+      now = clock.instant().truncatedTo(ChronoUnit.MICROS);
+    }
+    return now;
+  }
+
+  /** Marks {@code row} as just locked; the time must not have been read yet. */
+  public <R> R locked(R row) {
+    if (now != null) {
+      throw new IllegalStateException("the time of a change must be read after its locks");
+    }
+    return row;
+  }
+
+  /**
+   * Appends an event of an aggregate. Call it while holding the aggregate's row lock (or for an
+   * aggregate this transaction created): its sequence is assigned under that lock.
+   */
+  public void append(String aggregateType, String aggregateId, String type, Map<String, ?> payload) {
+    events.add(new EventLog.Pending(aggregateType, aggregateId, type, EventLog.payloadJson(payload)));
+  }
+
+  /** Makes the job {@code kind} for {@code subjectId} due at {@code due}, replacing any earlier schedule. */
+  public void schedule(String kind, String subjectId, Instant due) {
+    jobs.add(new Jobs.Pending(kind, subjectId, due));
+  }
+
+  /** Writes what was appended and scheduled so far (one statement each). */
+  void flush() {
+    if (!events.isEmpty()) {
+      EventLog.insert(handle, tenantId, actor, now(), events, eventsWritten);
+      eventsWritten += events.size();
+      events.clear();
+    }
+    if (!jobs.isEmpty()) {
+      Jobs.schedule(handle, tenantId, jobs);
+      jobs.clear();
+    }
+  }
+}

@@ -1,0 +1,73 @@
+package dev.convene.server.platform;
+
+import dev.convene.server.auth.Principal;
+import dev.convene.server.grpc.ConveneException;
+import dev.convene.v1.ErrorReason;
+import io.grpc.Context;
+import io.grpc.Deadline;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+import org.jdbi.v3.core.Jdbi;
+
+/**
+ * Runs a change as one tenant-scoped transaction: the {@link Tx} carries the tenant, the actor and
+ * the time (read after the locks); its events and jobs are written in the same transaction; and
+ * PostgreSQL's statement and lock timeouts come from the gRPC call's deadline (capped by
+ * {@code maxTime}, which also applies when there is no call), so work a client gave up on stops.
+ * Every service writes through this; none opens its own transaction.
+ */
+public final class UnitOfWork {
+  private final Jdbi jdbi;
+  private final Clock clock;
+  private final Duration maxTime;
+
+  public UnitOfWork(Jdbi jdbi, Clock clock, Duration maxTime) {
+    this.jdbi = jdbi;
+    this.clock = clock;
+    this.maxTime = maxTime;
+  }
+
+  public Jdbi jdbi() {
+    return jdbi;
+  }
+
+  public Clock clock() {
+    return clock;
+  }
+
+  /** Runs {@code work} for the caller of the current gRPC call. */
+  public <T> T write(Function<Tx, T> work) {
+    Principal p = Principal.current();
+    return write(p.tenantId(), p.actor(), work);
+  }
+
+  /** Runs {@code work} in one transaction on {@code tenantId}'s data, acting as {@code actor}. */
+  public <T> T write(String tenantId, String actor, Function<Tx, T> work) {
+    long timeoutMs = timeoutMillis();
+    return jdbi.inTransaction(h -> {
+      // SET LOCAL through set_config: both end with the transaction.
+      h.createQuery("SELECT set_config('statement_timeout', :ms, true), set_config('lock_timeout', :ms, true)")
+          .bind("ms", Long.toString(timeoutMs)).mapTo(String.class).one();
+      Tx tx = new Tx(h, tenantId, actor, clock);
+      T result = work.apply(tx);
+      tx.flush();
+      return result;
+    });
+  }
+
+  /** What is left of the call's deadline, at most {@code maxTime}; DEADLINE_EXCEEDED if none is. */
+  private long timeoutMillis() {
+    long ms = maxTime.toMillis();
+    Deadline deadline = Context.current().getDeadline();
+    if (deadline != null) {
+      ms = Math.min(ms, deadline.timeRemaining(TimeUnit.MILLISECONDS));
+    }
+    if (ms <= 0) {
+      throw ConveneException.deadlineExceeded(ErrorReason.DEADLINE_EXCEEDED,
+          "the call's deadline passed before its database work began");
+    }
+    return ms;
+  }
+}
