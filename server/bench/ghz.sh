@@ -1,7 +1,16 @@
 #!/usr/bin/env bash
-# Load benchmark: starts the built server on a fresh embedded database (loopback only) and drives
-# CreateSession, GetSession and JoinSession/LeaveSession with ghz, printing its summaries.
-# Usage: server/bench/ghz.sh [total requests per RPC, default 5000] [concurrency, default 16]
+# Load benchmark, as ratios against ceilings measured in the same run on the same machine:
+#   - grpc.health.v1.Health/Check on the same server: the transport ceiling;
+#   - GetSession, as a share of that ceiling (target >= 0.35);
+#   - pgbench's single-row INSERT on the same PostgreSQL at the same concurrency;
+#   - CreateSession (2-person roster), as a share of that (target >= 0.20);
+#   - JoinSession/LeaveSession alternating on one contended session (every call changes state).
+# The server runs on a fresh embedded PostgreSQL in its serving mode (fsync and synchronous_commit
+# on), loopback only. With BENCH_JFR_DIR set, a JFR recording of each phase is written there and
+# summarised (server/bench/jfr-summary.py).
+# Usage: server/bench/ghz.sh [requests per RPC, default 5000] [concurrency, default 16]
+# Env: JAR (default server/target/convene-server.jar), BENCH_JFR_DIR, PGBENCH_SECONDS (default 10),
+#      BENCH_WARMUP (per call, default 20s)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 TOTAL=${1:-5000}
@@ -11,8 +20,14 @@ command -v ghz >/dev/null || [ -x "$GOBIN/ghz" ] || go install github.com/bojand
 GHZ=$(command -v ghz || echo "$GOBIN/ghz")
 command -v grpcurl >/dev/null || [ -x "$GOBIN/grpcurl" ] || go install github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.3
 GRPCURL=$(command -v grpcurl || echo "$GOBIN/grpcurl")
-JAR=server/target/convene-server.jar
+command -v pgbench >/dev/null || { echo "pgbench missing: apt-get install postgresql-client"; exit 1; }
+JAR=${JAR:-server/target/convene-server.jar}
 [ -f "$JAR" ] || mvn -B -q -DskipTests package
+CLIENT_CP=client-stubs/java/target/bench.classpath
+if [ ! -f "$CLIENT_CP" ]; then
+  mvn -B -q -pl client-stubs/java -am install -DskipTests
+  mvn -B -q -pl client-stubs/java dependency:build-classpath -Dmdep.outputFile="$PWD/$CLIENT_CP"
+fi
 
 WORK=$(mktemp -d)
 PORT=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
@@ -30,20 +45,93 @@ trap stop EXIT
 for _ in $(seq 1 120); do grep -q "serving gRPC" "$WORK/server.log" && break; sleep 0.5; done
 KEY=$(grep -o 'cvk_[A-Za-z0-9_]*' "$WORK/server.log" | head -1)
 [ -n "$KEY" ] || { echo "server did not start"; cat "$WORK/server.log"; exit 1; }
-COMMON=(--insecure --timeout=10s -n "$TOTAL" -c "$CONC" --metadata "{\"authorization\":\"Bearer $KEY\"}")
+PSQL=(psql -h 127.0.0.1 -p "$PGPORT" -U postgres -X -q -t -A)
+echo "PostgreSQL: fsync=$("${PSQL[@]}" -c 'SHOW fsync') synchronous_commit=$("${PSQL[@]}" -c 'SHOW synchronous_commit')"
+COMMON=(--insecure --timeout=10s -c "$CONC" --metadata "{\"authorization\":\"Bearer $KEY\"}")
 
-echo "== CreateSession ($TOTAL requests, concurrency $CONC)"
-"$GHZ" "${COMMON[@]}" --call convene.v1.SessionService/CreateSession -d '{
+jfr_start() { [ -z "${BENCH_JFR_DIR:-}" ] || jcmd "$SERVER" JFR.start name="$1" settings=profile > /dev/null; }
+jfr_stop() {
+  [ -z "${BENCH_JFR_DIR:-}" ] && return 0
+  mkdir -p "$BENCH_JFR_DIR"
+  jcmd "$SERVER" JFR.stop name="$1" filename="$BENCH_JFR_DIR/$1.jfr" > /dev/null
+  python3 server/bench/jfr-summary.py "$BENCH_JFR_DIR/$1.jfr" > "$BENCH_JFR_DIR/$1.txt"
+  echo "   JFR: $BENCH_JFR_DIR/$1.jfr (summary $BENCH_JFR_DIR/$1.txt)"
+}
+# ghz: runs one call and prints "rps p50 p95 p99 ok total" from its JSON report.
+run_ghz() {
+  "$GHZ" "$@" -O json 2> "$WORK/ghz.err" | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+lat = {int(d["percentage"]): d["latency"] / 1e6 for d in r.get("latencyDistribution") or []}
+ok = (r.get("statusCodeDistribution") or {}).get("OK", 0)
+print("%.0f %.1f %.1f %.1f %d %d" % (r["rps"], lat.get(50, 0), lat.get(95, 0), lat.get(99, 0), ok, r["count"]))'
+}
+row() { # name, "rps p50 p95 p99 ok total"
+  read -r rps p50 p95 p99 ok total <<< "$2"
+  printf '| %-44s | %8s | %7s ms | %7s ms | %7s ms | %s of %s OK |\n' "$1" "$rps" "$p50" "$p95" "$p99" "$ok" "$total"
+}
+
+# Warm the JIT on every path first (C2 needs tens of seconds on 2 cores), so each phase measures
+# steady state rather than compilation.
+WARM=${BENCH_WARMUP:-20s}
+"$GHZ" "${COMMON[@]}" -z "$WARM" --call grpc.health.v1.Health/Check -d '{}' "127.0.0.1:$PORT" > /dev/null
+CREATE='{
   "external_ref": "bench-{{.RequestNumber}}-{{.UUID}}", "media": "MEDIA_TYPE_VIDEO",
   "scheduled_start_time": "2030-01-01T10:00:00Z", "scheduled_end_time": "2030-01-01T10:30:00Z",
   "participants": [{"user_id": "dr", "role": "PARTICIPANT_ROLE_HOST"}, {"user_id": "pat", "role": "PARTICIPANT_ROLE_PARTICIPANT"}]
-}' "127.0.0.1:$PORT"
-
+}'
+"$GHZ" "${COMMON[@]}" -z "$WARM" --call convene.v1.SessionService/CreateSession -d "$CREATE" "127.0.0.1:$PORT" > /dev/null
 SES=$("$GRPCURL" -plaintext -H "authorization: Bearer $KEY" -d '{"page_size": 1}' "127.0.0.1:$PORT" \
   convene.v1.SessionService/ListSessions | grep -o 'ses_[A-Za-z0-9]*' | head -1)
+"$GHZ" "${COMMON[@]}" -z "$WARM" --call convene.v1.SessionService/GetSession -d "{\"session_id\": \"$SES\"}" "127.0.0.1:$PORT" > /dev/null
 
-echo "== GetSession ($TOTAL requests, concurrency $CONC)"
-"$GHZ" "${COMMON[@]}" --call convene.v1.SessionService/GetSession -d "{\"session_id\": \"$SES\"}" "127.0.0.1:$PORT"
+echo
+echo "| call (${TOTAL} requests, concurrency ${CONC}) | req/s | p50 | p95 | p99 | status |"
+echo "|---|---|---|---|---|---|"
+jfr_start health
+HEALTH=$(run_ghz "${COMMON[@]}" -n "$TOTAL" --call grpc.health.v1.Health/Check -d '{}' "127.0.0.1:$PORT")
+row "grpc.health.v1.Health/Check (ceiling)" "$HEALTH"
+jfr_stop health
 
-echo "== JoinSession on one session, contended row lock ($TOTAL requests, concurrency $CONC)"
-"$GHZ" "${COMMON[@]}" --call convene.v1.SessionService/JoinSession -d "{\"session_id\": \"$SES\", \"user_id\": \"pat\"}" "127.0.0.1:$PORT"
+jfr_start get
+GET=$(run_ghz "${COMMON[@]}" -n "$TOTAL" --call convene.v1.SessionService/GetSession -d "{\"session_id\": \"$SES\"}" "127.0.0.1:$PORT")
+row "GetSession" "$GET"
+jfr_stop get
+
+jfr_start create
+CREATED=$(run_ghz "${COMMON[@]}" -n "$TOTAL" --call convene.v1.SessionService/CreateSession -d "$CREATE" "127.0.0.1:$PORT")
+row "CreateSession (2-person roster)" "$CREATED"
+jfr_stop create
+
+# JoinSession/LeaveSession: one session whose roster has a user per worker.
+ROSTER=$(python3 -c "import json;print(json.dumps([{'user_id':'u%d'%i,'role':'PARTICIPANT_ROLE_HOST' if i==0 else 'PARTICIPANT_ROLE_PARTICIPANT'} for i in range($CONC)]))")
+JOIN_SES=$("$GRPCURL" -plaintext -H "authorization: Bearer $KEY" -d "{\"external_ref\": \"bench-join\", \"media\": \"MEDIA_TYPE_VIDEO\",
+  \"scheduled_start_time\": \"2030-01-01T10:00:00Z\", \"scheduled_end_time\": \"2030-01-01T10:30:00Z\",
+  \"participants\": $ROSTER}" "127.0.0.1:$PORT" convene.v1.SessionService/CreateSession | grep -o 'ses_[A-Za-z0-9]*' | head -1)
+java -cp "$(cat "$CLIENT_CP"):proto/target/classes" server/bench/JoinLeave.java "127.0.0.1:$PORT" "$KEY" "$JOIN_SES" "$CONC" "$TOTAL" > /dev/null
+jfr_start join
+JOIN=$(java -cp "$(cat "$CLIENT_CP"):proto/target/classes" server/bench/JoinLeave.java "127.0.0.1:$PORT" "$KEY" "$JOIN_SES" "$CONC" "$TOTAL")
+echo "$JOIN" | python3 -c '
+import re, sys
+line = sys.stdin.read()
+v = dict(re.findall(r"(\w+) ([0-9.]+)", line))
+print("| %-44s | %8s | %7s ms | %7s ms | %7s ms | %d errors |" % ("JoinSession/LeaveSession alternating, 1 session",
+      v["rps"], v["p50"], v["p95"], v["p99"], int(v["errors"])))'
+jfr_stop join
+
+# pgbench's single-row INSERT on the same PostgreSQL, same concurrency.
+"${PSQL[@]}" -c 'CREATE DATABASE pgbench_ceiling' > /dev/null
+"${PSQL[@]}" -d pgbench_ceiling -c 'CREATE TABLE t (id bigserial PRIMARY KEY, v text NOT NULL)' > /dev/null
+echo "INSERT INTO t (v) VALUES ('x');" > "$WORK/insert.sql"
+PGBENCH=$(pgbench -n -h 127.0.0.1 -p "$PGPORT" -U postgres -c "$CONC" -j 2 -T "${PGBENCH_SECONDS:-10}" -f "$WORK/insert.sql" pgbench_ceiling 2>&1 \
+  | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -1)
+printf '| %-44s | %8.0f |\n' "pgbench single-row INSERT (ceiling)" "$PGBENCH"
+
+echo
+python3 - "$HEALTH" "$GET" "$CREATED" "$PGBENCH" <<'PY'
+import sys
+health, get, create = (float(a.split()[0]) for a in sys.argv[1:4])
+pg = float(sys.argv[4])
+print("GetSession / Health/Check          = %.2f  (target >= 0.35)" % (get / health))
+print("CreateSession / pgbench INSERT TPS = %.2f  (target >= 0.20)" % (create / pg))
+PY

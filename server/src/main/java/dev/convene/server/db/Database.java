@@ -20,8 +20,18 @@ public final class Database implements AutoCloseable {
     this.jdbi = Jdbi.create(dataSource).installPlugin(new SqlObjectPlugin()).installPlugin(new PostgresPlugin());
   }
 
-  /** Opens a pool on {@code jdbcUrl} and runs the Flyway migrations. */
+  /** Opens a pool on {@code jdbcUrl} with the default 10 s transaction ceiling and runs the migrations. */
   public static Database open(String jdbcUrl, String user, String password, int poolSize, Duration connectTimeout) {
+    return open(jdbcUrl, user, password, poolSize, connectTimeout, Duration.ofSeconds(10));
+  }
+
+  /**
+   * Opens a pool on {@code jdbcUrl} and runs the Flyway migrations. Every connection gets
+   * {@code maxTransactionTime} as its statement and lock timeout, the ceiling under which
+   * {@link dev.convene.server.platform.UnitOfWork} sets shorter ones from a call's deadline.
+   */
+  public static Database open(String jdbcUrl, String user, String password, int poolSize, Duration connectTimeout,
+      Duration maxTransactionTime) {
     HikariConfig hc = new HikariConfig();
     hc.setJdbcUrl(jdbcUrl);
     if (!user.isEmpty()) {
@@ -35,11 +45,15 @@ public final class Database implements AutoCloseable {
     hc.setConnectionTimeout(connectTimeout.toMillis());
     hc.setValidationTimeout(Math.min(1000, connectTimeout.toMillis()));
     hc.setPoolName("convene");
+    long ceiling = maxTransactionTime.toMillis();
+    hc.setConnectionInitSql("SET statement_timeout = " + ceiling + "; SET lock_timeout = " + ceiling);
     // Start even if the database is briefly away; calls get UNAVAILABLE until it is back.
     hc.setInitializationFailTimeout(-1);
     HikariDataSource ds = new HikariDataSource(hc);
     try {
       migrate(ds);
+      // The migrations' connections dropped the timeouts; replace them with fresh ones.
+      ds.getHikariPoolMXBean().softEvictConnections();
       return new Database(ds);
     } catch (RuntimeException e) {
       ds.close();
@@ -48,11 +62,14 @@ public final class Database implements AutoCloseable {
   }
 
   public static Database open(String jdbcUrl, ConveneConfig config) {
-    return open(jdbcUrl, config.databaseUser(), config.databasePassword(), config.poolSize(), config.connectTimeout());
+    return open(jdbcUrl, config.databaseUser(), config.databasePassword(), config.poolSize(), config.connectTimeout(),
+        config.maxTransactionTime());
   }
 
   static void migrate(DataSource ds) {
-    Flyway.configure().dataSource(ds).locations("classpath:db/migration").load().migrate();
+    // Migrations may run long on a big database: no statement or lock timeout for them.
+    Flyway.configure().dataSource(ds).locations("classpath:db/migration")
+        .initSql("SET statement_timeout = 0; SET lock_timeout = 0").load().migrate();
   }
 
   public Jdbi jdbi() {

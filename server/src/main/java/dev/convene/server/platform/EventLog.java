@@ -10,9 +10,9 @@ import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.util.List;
 import java.util.Map;
-import org.jdbi.v3.core.Handle;
 import org.jdbi.v3.core.Jdbi;
 import org.jdbi.v3.core.mapper.RowMapper;
+import org.jdbi.v3.core.statement.SqlStatement;
 import org.jdbi.v3.core.statement.StatementContext;
 
 /**
@@ -39,10 +39,25 @@ public final class EventLog {
   record Pending(String aggregateType, String aggregateId, String type, String payload) {}
 
   /**
-   * Writes {@code events} in one statement. Each aggregate's sequence continues from its highest
-   * stored one, read by this statement, after the caller took the aggregate's row lock.
+   * Writes a transaction's events (one statement). Each aggregate's sequence continues from its
+   * highest stored one, read by this statement, after the caller took the aggregate's row lock.
    */
-  static void insert(Handle h, String tenantId, String actor, Instant time, List<Pending> events, int offset) {
+  static final String INSERT = """
+      INSERT INTO events (tenant_id, position, aggregate_type, aggregate_id, aggregate_seq, type, actor,
+          event_time, payload)
+      SELECT :tenantId, pg_current_xact_id()::text::bigint * 65536 + :offset + e.n - 1,
+             e.aggregate_type, e.aggregate_id,
+             coalesce((SELECT max(x.aggregate_seq) FROM events x
+                       WHERE x.tenant_id = :tenantId AND x.aggregate_type = e.aggregate_type
+                         AND x.aggregate_id = e.aggregate_id), 0)
+               + row_number() OVER (PARTITION BY e.aggregate_type, e.aggregate_id ORDER BY e.n),
+             e.type, :actor, :time, CAST(e.payload AS jsonb)
+      FROM unnest(CAST(:types AS text[]), CAST(:ids AS text[]), CAST(:kinds AS text[]), CAST(:payloads AS text[]))
+           WITH ORDINALITY AS e(aggregate_type, aggregate_id, type, payload, n)
+      """;
+
+  /** Binds {@link #INSERT}'s parameters (besides :tenantId); {@code offset} counts events written before. */
+  static void bind(SqlStatement<?> statement, String actor, Instant time, List<Pending> events, int offset) {
     if (offset + events.size() > MAX_EVENTS_PER_TRANSACTION) {
       throw new IllegalStateException("a transaction may append at most " + MAX_EVENTS_PER_TRANSACTION + " events");
     }
@@ -58,22 +73,8 @@ public final class EventLog {
       kinds[i] = e.type();
       payloads[i] = e.payload();
     }
-    h.createUpdate("""
-        INSERT INTO events (tenant_id, position, aggregate_type, aggregate_id, aggregate_seq, type, actor,
-            event_time, payload)
-        SELECT :tenantId, pg_current_xact_id()::text::bigint * 65536 + :offset + e.n - 1,
-               e.aggregate_type, e.aggregate_id,
-               coalesce((SELECT max(x.aggregate_seq) FROM events x
-                         WHERE x.tenant_id = :tenantId AND x.aggregate_type = e.aggregate_type
-                           AND x.aggregate_id = e.aggregate_id), 0)
-                 + row_number() OVER (PARTITION BY e.aggregate_type, e.aggregate_id ORDER BY e.n),
-               e.type, :actor, :time, CAST(e.payload AS jsonb)
-        FROM unnest(CAST(:types AS text[]), CAST(:ids AS text[]), CAST(:kinds AS text[]), CAST(:payloads AS text[]))
-             WITH ORDINALITY AS e(aggregate_type, aggregate_id, type, payload, n)
-        """)
-        .bind("tenantId", tenantId).bind("offset", offset).bind("actor", actor).bind("time", time)
-        .bind("types", types).bind("ids", ids).bind("kinds", kinds).bind("payloads", payloads)
-        .execute();
+    statement.bind("offset", offset).bind("actor", actor).bind("time", time)
+        .bind("types", types).bind("ids", ids).bind("kinds", kinds).bind("payloads", payloads);
   }
 
   /** One aggregate's events after {@code afterSeq}, in order. */

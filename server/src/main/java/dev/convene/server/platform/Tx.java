@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.jdbi.v3.core.Handle;
+import org.jdbi.v3.core.statement.Update;
 
 /**
  * One tenant-scoped transaction, run by {@link UnitOfWork}: who acts, when (read once, after the
@@ -75,16 +76,24 @@ public final class Tx {
     jobs.add(new Jobs.Pending(kind, subjectId, due));
   }
 
-  /** Writes what was appended and scheduled so far (one statement each). */
+  /** Writes what was appended and scheduled so far, in one statement (one round trip). */
   void flush() {
+    if (events.isEmpty() && jobs.isEmpty()) {
+      return;
+    }
+    String sql = events.isEmpty() ? Jobs.UPSERT
+        : jobs.isEmpty() ? EventLog.INSERT
+        : "WITH scheduled AS (" + Jobs.UPSERT + ")\n" + EventLog.INSERT;
+    Update statement = handle.createUpdate(sql).bind("tenantId", tenantId);
     if (!events.isEmpty()) {
-      EventLog.insert(handle, tenantId, actor, now(), events, eventsWritten);
-      eventsWritten += events.size();
-      events.clear();
+      EventLog.bind(statement, actor, now(), events, eventsWritten);
     }
     if (!jobs.isEmpty()) {
-      Jobs.schedule(handle, tenantId, jobs);
-      jobs.clear();
+      Jobs.bind(statement, jobs);
     }
+    statement.execute();
+    eventsWritten += events.size();
+    events.clear();
+    jobs.clear();
   }
 }

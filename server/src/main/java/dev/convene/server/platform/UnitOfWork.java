@@ -14,11 +14,16 @@ import org.jdbi.v3.core.Jdbi;
 /**
  * Runs a change as one tenant-scoped transaction: the {@link Tx} carries the tenant, the actor and
  * the time (read after the locks); its events and jobs are written in the same transaction; and
- * PostgreSQL's statement and lock timeouts come from the gRPC call's deadline (capped by
- * {@code maxTime}, which also applies when there is no call), so work a client gave up on stops.
+ * PostgreSQL's statement and lock timeouts come from the gRPC call's deadline, so work a client gave
+ * up on stops. {@code maxTime} is the ceiling every pooled connection already has (see
+ * {@code Database}); a deadline shorter than that by more than {@link #SLACK} is set on the
+ * transaction, which costs a round trip, and a longer one keeps the ceiling, which costs none.
  * Every service writes through this; none opens its own transaction.
  */
 public final class UnitOfWork {
+  /** Deadlines within this of the ceiling keep the ceiling. */
+  static final long SLACK = 1000;
+
   private final Jdbi jdbi;
   private final Clock clock;
   private final Duration maxTime;
@@ -47,9 +52,11 @@ public final class UnitOfWork {
   public <T> T write(String tenantId, String actor, Function<Tx, T> work) {
     long timeoutMs = timeoutMillis();
     return jdbi.inTransaction(h -> {
-      // SET LOCAL through set_config: both end with the transaction.
-      h.createQuery("SELECT set_config('statement_timeout', :ms, true), set_config('lock_timeout', :ms, true)")
-          .bind("ms", Long.toString(timeoutMs)).mapTo(String.class).one();
+      if (timeoutMs < maxTime.toMillis() - SLACK) {
+        // SET LOCAL through set_config: both end with the transaction.
+        h.createQuery("SELECT set_config('statement_timeout', :ms, true), set_config('lock_timeout', :ms, true)")
+            .bind("ms", Long.toString(timeoutMs)).mapTo(String.class).one();
+      }
       Tx tx = new Tx(h, tenantId, actor, clock);
       T result = work.apply(tx);
       tx.flush();

@@ -90,14 +90,18 @@ public final class SessionService extends SessionServiceGrpc.SessionServiceImplB
             (in.hasEmptyTimeout() ? ProtoTime.javaDuration(in.getEmptyTimeout()) : DEFAULT_EMPTY_TIMEOUT).toMillis(),
             Json.ofStringMap(req.getMetadataMap()), "", new String[0], now, now, null, null, null,
             start.plusMillis(grace), 0);
-        Optional<SessionRow> stored = SessionStore.insertSession(tx.handle(), row);
+        // The contract guarantees the roster repeats no user, so it goes in with the session.
+        Optional<SessionRow> stored = SessionStore.insertSession(tx.handle(), row, req.getParticipantsList());
         if (stored.isEmpty()) {
           // A concurrent retry with the same request_id won the insert; return its session.
           return store.findByRequestId(row.tenantId(), row.requestId()).orElseThrow();
         }
         changes.event(row, SessionEventType.SESSION_EVENT_TYPE_SESSION_CREATED,
             Map.of("external_ref", row.externalRef(), "status", SCHEDULED));
-        addToRoster(changes, row, req.getParticipantsList());
+        for (ParticipantSpec p : req.getParticipantsList()) {
+          changes.event(row, SessionEventType.SESSION_EVENT_TYPE_PARTICIPANT_ADDED,
+              Map.of("user_id", p.getUserId(), "role", SessionMapper.name(p.getRole())));
+        }
         tx.schedule(SessionChanges.NO_SHOW_JOB, row.id(), row.noShowDeadline());
         return stored.get();
       });
@@ -117,9 +121,6 @@ public final class SessionService extends SessionServiceGrpc.SessionServiceImplB
 
   /** Adds {@code specs} to the roster in one statement; ALREADY_EXISTS if one is on it already. */
   private static List<ParticipantRow> addToRoster(SessionChanges changes, SessionRow s, List<ParticipantSpec> specs) {
-    if (specs.isEmpty()) {
-      return List.of();
-    }
     List<ParticipantRow> added = SessionStore.insertParticipants(changes.tx().handle(), s.tenantId(), s.id(), specs,
         changes.tx().now());
     if (added.size() < specs.size()) {

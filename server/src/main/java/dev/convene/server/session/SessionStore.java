@@ -117,18 +117,31 @@ final class SessionStore {
 
   // --- changes, in a transaction -----------------------------------------------------------------
 
-  /** Inserts the session and returns it as stored; empty when a concurrent retry's request_id won. */
-  static Optional<SessionRow> insertSession(Handle h, SessionRow s) {
+  /**
+   * Inserts the session and its initial roster in one statement and returns the session as stored;
+   * empty when a concurrent retry's request_id won (then nothing is inserted).
+   */
+  static Optional<SessionRow> insertSession(Handle h, SessionRow s, List<ParticipantSpec> roster) {
+    String[][] r = rosterArrays(roster);
     return h.createQuery("""
-            INSERT INTO sessions AS s (id, tenant_id, external_ref, request_id, title, media, status,
-                scheduled_start_time, scheduled_end_time, max_participants, lobby_enabled, no_show_grace_ms,
-                empty_timeout_ms, metadata, create_time, update_time, no_show_deadline)
-            VALUES (:id, :tenantId, :externalRef, :requestId, :title, :media, :status,
-                :scheduledStartTime, :scheduledEndTime, :maxParticipants, :lobbyEnabled, :noShowGraceMs,
-                :emptyTimeoutMs, CAST(:metadata AS jsonb), :createTime, :updateTime, :noShowDeadline)
-            ON CONFLICT ON CONSTRAINT sessions_request_id DO NOTHING
-            RETURNING
-            """ + SESSION_COLUMNS)
+            WITH s AS (
+              INSERT INTO sessions (id, tenant_id, external_ref, request_id, title, media, status,
+                  scheduled_start_time, scheduled_end_time, max_participants, lobby_enabled, no_show_grace_ms,
+                  empty_timeout_ms, metadata, create_time, update_time, no_show_deadline)
+              VALUES (:id, :tenantId, :externalRef, :requestId, :title, :media, :status,
+                  :scheduledStartTime, :scheduledEndTime, :maxParticipants, :lobbyEnabled, :noShowGraceMs,
+                  :emptyTimeoutMs, CAST(:metadata AS jsonb), :createTime, :updateTime, :noShowDeadline)
+              ON CONFLICT ON CONSTRAINT sessions_request_id DO NOTHING
+              RETURNING *
+            ), roster AS (
+              INSERT INTO participants (tenant_id, session_id, user_id, display_name, role, add_time)
+              SELECT s.tenant_id, s.id, p.user_id, p.display_name, p.role, s.create_time
+                FROM s, unnest(CAST(:users AS text[]), CAST(:names AS text[]), CAST(:roles AS text[]))
+                        WITH ORDINALITY AS p(user_id, display_name, role, n)
+               ORDER BY p.n
+            )
+            SELECT
+            """ + SESSION_COLUMNS + " FROM s")
         .bind("id", s.id()).bind("tenantId", s.tenantId()).bind("externalRef", s.externalRef())
         .bind("requestId", s.requestId()).bind("title", s.title()).bind("media", s.media()).bind("status", s.status())
         .bind("scheduledStartTime", s.scheduledStartTime()).bind("scheduledEndTime", s.scheduledEndTime())
@@ -136,7 +149,20 @@ final class SessionStore {
         .bind("noShowGraceMs", s.noShowGraceMs()).bind("emptyTimeoutMs", s.emptyTimeoutMs())
         .bind("metadata", s.metadata()).bind("createTime", s.createTime()).bind("updateTime", s.updateTime())
         .bind("noShowDeadline", s.noShowDeadline())
+        .bind("users", r[0]).bind("names", r[1]).bind("roles", r[2])
         .map(SESSION).findOne();
+  }
+
+  /** User ids, display names and short role names of a roster, as three parallel arrays. */
+  private static String[][] rosterArrays(List<ParticipantSpec> specs) {
+    int n = specs.size();
+    String[][] out = new String[3][n];
+    for (int i = 0; i < n; i++) {
+      out[0][i] = specs.get(i).getUserId();
+      out[1][i] = specs.get(i).getDisplayName();
+      out[2][i] = SessionMapper.name(specs.get(i).getRole());
+    }
+    return out;
   }
 
   /** Locks the session row for the rest of the transaction: every change to a session starts here. */
@@ -165,15 +191,7 @@ final class SessionStore {
    */
   static List<ParticipantRow> insertParticipants(Handle h, String tenantId, String sessionId,
       List<ParticipantSpec> specs, Instant now) {
-    int n = specs.size();
-    String[] users = new String[n];
-    String[] names = new String[n];
-    String[] roles = new String[n];
-    for (int i = 0; i < n; i++) {
-      users[i] = specs.get(i).getUserId();
-      names[i] = specs.get(i).getDisplayName();
-      roles[i] = SessionMapper.name(specs.get(i).getRole());
-    }
+    String[][] r = rosterArrays(specs);
     return h.createQuery("""
             INSERT INTO participants (tenant_id, session_id, user_id, display_name, role, add_time)
             SELECT :tenantId, :sessionId, p.user_id, p.display_name, p.role, :now
@@ -184,7 +202,7 @@ final class SessionStore {
             RETURNING
             """ + PARTICIPANT_COLUMNS)
         .bind("tenantId", tenantId).bind("sessionId", sessionId).bind("now", now)
-        .bind("users", users).bind("names", names).bind("roles", roles)
+        .bind("users", r[0]).bind("names", r[1]).bind("roles", r[2])
         .map(PARTICIPANT).list().stream().sorted(java.util.Comparator.comparingLong(ParticipantRow::id)).toList();
   }
 

@@ -62,12 +62,17 @@ class UnitOfWorkTest {
   }
 
   @Test
-  void withoutACall_theCeilingApplies_andTheTimeoutIsReportedAsDeadlineExceeded() {
+  void withoutACall_theCeilingApplies_andTheTimeoutIsReportedAsDeadlineExceeded() throws Exception {
     TestServer server = servers.get();
-    UnitOfWork uow = new UnitOfWork(server.jdbi(), Clock.systemUTC(), Duration.ofMillis(300));
+    // A pool whose connections carry a 300 ms ceiling.
+    String url = server.jdbi().withHandle(h -> h.getConnection().getMetaData().getURL() + "&user=postgres");
+    RuntimeException e;
     long start = System.nanoTime();
-    RuntimeException e = assertThrows(RuntimeException.class, () -> uow.write(server.tenantA.tenantId(), "test",
-        tx -> tx.handle().createQuery("SELECT pg_sleep(5)").mapTo(String.class).one()));
+    try (var db = dev.convene.server.db.Database.open(url, "", "", 2, Duration.ofSeconds(5), Duration.ofMillis(300))) {
+      UnitOfWork uow = new UnitOfWork(db.jdbi(), Clock.systemUTC(), Duration.ofMillis(300));
+      e = assertThrows(RuntimeException.class, () -> uow.write(server.tenantA.tenantId(), "test",
+          tx -> tx.handle().createQuery("SELECT pg_sleep(5)").mapTo(String.class).one()));
+    }
     assertTrue(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(4));
     StatusRuntimeException mapped = ErrorMapping.toStatus(e, "test");
     assertEquals(Status.Code.DEADLINE_EXCEEDED, mapped.getStatus().getCode());
