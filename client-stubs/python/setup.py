@@ -21,7 +21,10 @@ from setuptools.command.egg_info import egg_info
 
 HERE = Path(__file__).resolve().parent
 PACKAGE_DIR = HERE / "src" / "convene" / "v1"
-SERVER_ONLY_IMPORTS = {"buf/validate/validate.proto", "google/api/annotations.proto", "google/api/http.proto"}
+# Imports only the server needs: validation rules, HTTP annotations for Envoy, and Convene's own
+# rules.proto (predefined validation rules and the access policy option, which extend them).
+SERVER_ONLY_IMPORTS = {"buf/validate/validate.proto", "google/api/annotations.proto", "google/api/http.proto",
+                       "convene/v1/rules.proto"}
 def _proto_root() -> Path:
     root = Path(os.environ.get("CONVENE_PROTO_DIR", HERE.parent.parent / "proto" / "src" / "main" / "proto"))
     if not (root / "convene" / "v1").is_dir():
@@ -44,7 +47,7 @@ def _strip_server_only(data: bytes) -> bytes:
     fds = descriptor_pb2.FileDescriptorSet.FromString(data)
     kept = descriptor_pb2.FileDescriptorSet()
     for file in fds.file:
-        if not file.name.startswith(("convene/", "google/protobuf/")):
+        if not file.name.startswith(("convene/", "google/protobuf/")) or file.name in SERVER_ONLY_IMPORTS:
             continue
         clean = kept.file.add()
         clean.CopyFrom(file)
@@ -74,6 +77,7 @@ def generate() -> None:
 
     root = _proto_root()
     sources = sorted(str(p.relative_to(root)) for p in (root / "convene" / "v1").glob("*.proto"))
+    generated = [s for s in sources if s not in SERVER_ONLY_IMPORTS]
     wkt = Path(protoc.__file__).resolve().parent / "_proto"
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -88,7 +92,7 @@ def generate() -> None:
         PACKAGE_DIR.mkdir(parents=True)
         out = HERE / "src"
         args = ["protoc", f"--descriptor_set_in={stripped}", f"--python_out={out}", f"--pyi_out={out}", f"--grpc_python_out={out}"]
-        if protoc.main(args + sources) != 0:
+        if protoc.main(args + generated) != 0:
             raise SystemExit("convene-client: protoc could not generate the Python code")
     (PACKAGE_DIR / "__init__.py").write_text('"""Generated from proto/ by setup.py; do not edit."""\n')
 

@@ -13,7 +13,7 @@ import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from convene import ConveneClient, channel_options, error_details
-from convene.v1 import session_pb2, session_service_pb2
+from convene.v1 import errors_pb2, session_pb2, session_service_pb2
 
 TARGET = os.environ.get("CONVENE_TARGET")
 API_KEY = os.environ.get("CONVENE_API_KEY")
@@ -94,6 +94,7 @@ def test_unknown_session_is_not_found(channel):
 
     assert error_details(raised.value).code == grpc.StatusCode.NOT_FOUND
     assert error_details(raised.value).reason == "SESSION_NOT_FOUND"
+    assert error_details(raised.value).error_reason == errors_pb2.SESSION_NOT_FOUND
 
 
 def test_wrong_credential_is_unauthenticated(channel):

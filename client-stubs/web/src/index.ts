@@ -6,10 +6,12 @@ import { createClient, ConnectError, Code, type Client, type Interceptor } from 
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
 import { SessionService } from "./gen/convene/v1/session_service_pb.js";
 import { BadRequestSchema, ErrorInfoSchema } from "./gen/google/rpc/error_details_pb.js";
+import { ErrorReason } from "./gen/convene/v1/errors_pb.js";
 
 export * from "./gen/convene/v1/session_pb.js";
 export * from "./gen/convene/v1/session_service_pb.js";
 export { BadRequestSchema, ErrorInfoSchema } from "./gen/google/rpc/error_details_pb.js";
+export { ErrorReason } from "./gen/convene/v1/errors_pb.js";
 export type { BadRequest, ErrorInfo } from "./gen/google/rpc/error_details_pb.js";
 export { Code, ConnectError } from "@connectrpc/connect";
 
@@ -64,6 +66,11 @@ export interface ConveneErrorDetails {
   message: string;
   /** The stable ErrorInfo reason, e.g. "SESSION_NOT_FOUND"; "" if the error carried none. */
   reason: string;
+  /**
+   * The reason as a generated constant to switch on (ErrorReason.SESSION_NOT_FOUND);
+   * ErrorReason.ERROR_REASON_UNSPECIFIED for none, or for one this client is too old to know.
+   */
+  errorReason: ErrorReason;
   /** The ErrorInfo domain ("convene.dev"); "" if none. */
   domain: string;
   /** For INVALID_ARGUMENT: each offending field with what is wrong with it. */
@@ -83,9 +90,16 @@ export function conveneErrorDetails(error: unknown): ConveneErrorDetails {
     codeName: codeName(connectError.code),
     message: connectError.rawMessage,
     reason: info?.reason ?? "",
+    errorReason: errorReasonOf(info?.reason ?? ""),
     domain: info?.domain ?? "",
     fieldViolations: violations,
   };
+}
+
+/** The generated ErrorReason constant named by an ErrorInfo reason string. */
+export function errorReasonOf(reason: string): ErrorReason {
+  const value = (ErrorReason as unknown as Record<string, ErrorReason | undefined>)[reason];
+  return typeof value === "number" ? value : ErrorReason.ERROR_REASON_UNSPECIFIED;
 }
 
 /** "INVALID_ARGUMENT" for Code.InvalidArgument, and so on. */

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
   Code,
+  ErrorReason,
   MediaType,
   ParticipantRole,
   SessionStatus,
@@ -79,6 +80,7 @@ test("an unknown session is NOT_FOUND with reason SESSION_NOT_FOUND", { skip }, 
   const error = await failure(client.getSession({ sessionId: "ses_doesnotexist0000" }));
   assert.equal(error.code, Code.NotFound);
   assert.equal(error.reason, "SESSION_NOT_FOUND");
+  assert.equal(error.errorReason, ErrorReason.SESSION_NOT_FOUND);
 });
 
 test("a wrong credential is UNAUTHENTICATED with reason INVALID_CREDENTIAL", { skip }, async () => {

@@ -127,6 +127,17 @@ class ErrorDetails:
     field_violations: Sequence[FieldViolation] = field(default_factory=tuple)
     """For INVALID_ARGUMENT: the google.rpc.BadRequest field violations."""
 
+    @property
+    def error_reason(self) -> int:
+        """The reason as a generated constant to switch on (``errors_pb2.SESSION_NOT_FOUND``);
+        ``errors_pb2.ERROR_REASON_UNSPECIFIED`` for none, or for one this client is too old to know."""
+        from convene.v1 import errors_pb2
+
+        try:
+            return errors_pb2.ErrorReason.Value(self.reason)
+        except ValueError:
+            return errors_pb2.ERROR_REASON_UNSPECIFIED
+
 
 def error_details(error: grpc.RpcError) -> ErrorDetails:
     """Decodes grpc-status-details-bin of a failed call into ErrorDetails."""

@@ -1,6 +1,11 @@
 package dev.convene.client;
 
+import com.google.protobuf.Any;
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.rpc.ErrorInfo;
+import dev.convene.v1.ErrorReason;
 import dev.convene.v1.SessionServiceGrpc;
+import io.grpc.protobuf.StatusProto;
 import io.grpc.CallCredentials;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
@@ -110,5 +115,27 @@ public final class ConveneClient {
   /** Applies {@link #serviceConfig()} and enables retries on the caller's channel builder. */
   public static <T extends ManagedChannelBuilder<T>> T configureRetries(T builder) {
     return builder.defaultServiceConfig(serviceConfig()).enableRetry();
+  }
+
+  /**
+   * The {@code google.rpc.ErrorInfo} reason of a failed call as the generated constant to switch
+   * on ({@code ErrorReason.SESSION_NOT_FOUND}); {@code ERROR_REASON_UNSPECIFIED} when the error
+   * carries none, or one this client is too old to know.
+   */
+  public static ErrorReason errorReason(Throwable error) {
+    com.google.rpc.Status status = StatusProto.fromThrowable(error);
+    if (status != null) {
+      for (Any detail : status.getDetailsList()) {
+        if (detail.is(ErrorInfo.class)) {
+          try {
+            ErrorReason reason = ErrorReason.valueOf(detail.unpack(ErrorInfo.class).getReason());
+            return reason == ErrorReason.UNRECOGNIZED ? ErrorReason.ERROR_REASON_UNSPECIFIED : reason;
+          } catch (IllegalArgumentException | InvalidProtocolBufferException unknown) {
+            return ErrorReason.ERROR_REASON_UNSPECIFIED;
+          }
+        }
+      }
+    }
+    return ErrorReason.ERROR_REASON_UNSPECIFIED;
   }
 }

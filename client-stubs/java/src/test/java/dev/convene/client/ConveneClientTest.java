@@ -61,6 +61,12 @@ class ConveneClientTest {
     StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
         () -> wrong.sessions().listSessions(ListSessionsRequest.getDefaultInstance()));
     assertEquals(Status.Code.UNAUTHENTICATED, e.getStatus().getCode());
+    assertEquals(dev.convene.v1.ErrorReason.INVALID_CREDENTIAL, ConveneClient.errorReason(e));
+    StatusRuntimeException missing = assertThrows(StatusRuntimeException.class, () -> client.sessions()
+        .getSession(dev.convene.v1.GetSessionRequest.newBuilder().setSessionId("ses_missing").build()));
+    assertEquals(dev.convene.v1.ErrorReason.SESSION_NOT_FOUND, ConveneClient.errorReason(missing));
+    assertEquals(dev.convene.v1.ErrorReason.ERROR_REASON_UNSPECIFIED,
+        ConveneClient.errorReason(new IllegalStateException("not a gRPC error")));
     assertFalse(ConveneClient.bearer("cvk_secret").toString().contains("secret"));
   }
 
