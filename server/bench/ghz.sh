@@ -8,12 +8,12 @@
 # The server runs on a fresh embedded PostgreSQL in its serving mode (fsync and synchronous_commit
 # on), loopback only. With BENCH_JFR_DIR set, a JFR recording of each phase is written there and
 # summarised (server/bench/jfr-summary.py).
-# Usage: server/bench/ghz.sh [requests per RPC, default 5000] [concurrency, default 16]
-# Env: JAR (default server/target/convene-server.jar), BENCH_JFR_DIR, PGBENCH_SECONDS (default 10),
-#      BENCH_WARMUP (per call, default 20s)
+# Usage: server/bench/ghz.sh [seconds per measurement, default 8] [concurrency, default 16]
+# Env: JAR (default server/target/convene-server.jar), BENCH_JFR_DIR, BENCH_WARMUP (per call, default 20s),
+#      JOIN_CALLS (JoinSession/LeaveSession calls, default 5000)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-TOTAL=${1:-5000}
+SECONDS_PER=${1:-8}
 CONC=${2:-16}
 GOBIN=$(go env GOPATH)/bin
 command -v ghz >/dev/null || [ -x "$GOBIN/ghz" ] || go install github.com/bojand/ghz/cmd/ghz@v0.93.0
@@ -47,7 +47,7 @@ KEY=$(grep -o 'cvk_[A-Za-z0-9_]*' "$WORK/server.log" | head -1)
 [ -n "$KEY" ] || { echo "server did not start"; cat "$WORK/server.log"; exit 1; }
 PSQL=(psql -h 127.0.0.1 -p "$PGPORT" -U postgres -X -q -t -A)
 echo "PostgreSQL: fsync=$("${PSQL[@]}" -c 'SHOW fsync') synchronous_commit=$("${PSQL[@]}" -c 'SHOW synchronous_commit')"
-COMMON=(--insecure --timeout=10s -c "$CONC" --metadata "{\"authorization\":\"Bearer $KEY\"}")
+COMMON=(--insecure --timeout=10s --duration-stop=ignore -c "$CONC" --metadata "{\"authorization\":\"Bearer $KEY\"}")
 
 jfr_start() { [ -z "${BENCH_JFR_DIR:-}" ] || jcmd "$SERVER" JFR.start name="$1" settings=profile > /dev/null; }
 jfr_stop() {
@@ -86,18 +86,18 @@ SES=$("$GRPCURL" -plaintext -H "authorization: Bearer $KEY" -d '{"page_size": 1}
 "$GHZ" "${COMMON[@]}" -z "$WARM" --call convene.v1.SessionService/GetSession -d "{\"session_id\": \"$SES\"}" "127.0.0.1:$PORT" > /dev/null
 
 echo
-echo "| call (${TOTAL} requests, concurrency ${CONC}) | req/s | p50 | p95 | p99 | status |"
+echo "| call (${SECONDS_PER} s each, concurrency ${CONC}) | req/s | p50 | p95 | p99 | status |"
 echo "|---|---|---|---|---|---|"
 # This machine's throughput drifts by a third between runs, so the ceiling and the call it bounds
 # are measured back to back, three times, and the ratio is the median of the three.
 HEALTHS=(); GETS=()
 for ROUND in 1 2 3; do
   [ $ROUND = 1 ] && jfr_start health
-  HEALTH=$(run_ghz "${COMMON[@]}" -n "$TOTAL" --call grpc.health.v1.Health/Check -d '{}' "127.0.0.1:$PORT")
+  HEALTH=$(run_ghz "${COMMON[@]}" -z "${SECONDS_PER}s" --call grpc.health.v1.Health/Check -d '{}' "127.0.0.1:$PORT")
   row "grpc.health.v1.Health/Check (ceiling), round $ROUND" "$HEALTH"
   [ $ROUND = 1 ] && jfr_stop health
   [ $ROUND = 1 ] && jfr_start get
-  GET=$(run_ghz "${COMMON[@]}" -n "$TOTAL" --call convene.v1.SessionService/GetSession -d "{\"session_id\": \"$SES\"}" "127.0.0.1:$PORT")
+  GET=$(run_ghz "${COMMON[@]}" -z "${SECONDS_PER}s" --call convene.v1.SessionService/GetSession -d "{\"session_id\": \"$SES\"}" "127.0.0.1:$PORT")
   row "GetSession, round $ROUND" "$GET"
   [ $ROUND = 1 ] && jfr_stop get
   HEALTHS+=("${HEALTH%% *}"); GETS+=("${GET%% *}")
@@ -108,7 +108,7 @@ done
 "${PSQL[@]}" -d pgbench_ceiling -c 'CREATE TABLE t (id bigserial PRIMARY KEY, v text NOT NULL)' > /dev/null
 echo "INSERT INTO t (v) VALUES ('x');" > "$WORK/insert.sql"
 pgbench_tps() {
-  pgbench -n -h 127.0.0.1 -p "$PGPORT" -U postgres -c "$CONC" -j 2 -T "${PGBENCH_SECONDS:-10}" -f "$WORK/insert.sql" \
+  pgbench -n -h 127.0.0.1 -p "$PGPORT" -U postgres -c "$CONC" -j 2 -T "$SECONDS_PER" -f "$WORK/insert.sql" \
     pgbench_ceiling 2>&1 | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -1
 }
 PGS=(); CREATES=()
@@ -116,7 +116,7 @@ for ROUND in 1 2 3; do
   PG=$(pgbench_tps)
   printf '| %-44s | %8.0f |\n' "pgbench single-row INSERT (ceiling), round $ROUND" "$PG"
   [ $ROUND = 1 ] && jfr_start create
-  CREATED=$(run_ghz "${COMMON[@]}" -n "$TOTAL" --call convene.v1.SessionService/CreateSession -d "$CREATE" "127.0.0.1:$PORT")
+  CREATED=$(run_ghz "${COMMON[@]}" -z "${SECONDS_PER}s" --call convene.v1.SessionService/CreateSession -d "$CREATE" "127.0.0.1:$PORT")
   row "CreateSession (2-person roster), round $ROUND" "$CREATED"
   [ $ROUND = 1 ] && jfr_stop create
   PGS+=("$PG"); CREATES+=("${CREATED%% *}")
@@ -127,9 +127,9 @@ ROSTER=$(python3 -c "import json;print(json.dumps([{'user_id':'u%d'%i,'role':'PA
 JOIN_SES=$("$GRPCURL" -plaintext -H "authorization: Bearer $KEY" -d "{\"external_ref\": \"bench-join\", \"media\": \"MEDIA_TYPE_VIDEO\",
   \"scheduled_start_time\": \"2030-01-01T10:00:00Z\", \"scheduled_end_time\": \"2030-01-01T10:30:00Z\",
   \"participants\": $ROSTER}" "127.0.0.1:$PORT" convene.v1.SessionService/CreateSession | grep -o 'ses_[A-Za-z0-9]*' | head -1)
-java -cp "$(cat "$CLIENT_CP"):proto/target/classes" server/bench/JoinLeave.java "127.0.0.1:$PORT" "$KEY" "$JOIN_SES" "$CONC" "$TOTAL" > /dev/null
+java -cp "$(cat "$CLIENT_CP"):proto/target/classes" server/bench/JoinLeave.java "127.0.0.1:$PORT" "$KEY" "$JOIN_SES" "$CONC" "${JOIN_CALLS:-5000}" > /dev/null
 jfr_start join
-JOIN=$(java -cp "$(cat "$CLIENT_CP"):proto/target/classes" server/bench/JoinLeave.java "127.0.0.1:$PORT" "$KEY" "$JOIN_SES" "$CONC" "$TOTAL")
+JOIN=$(java -cp "$(cat "$CLIENT_CP"):proto/target/classes" server/bench/JoinLeave.java "127.0.0.1:$PORT" "$KEY" "$JOIN_SES" "$CONC" "${JOIN_CALLS:-5000}")
 echo "$JOIN" | python3 -c '
 import re, sys
 line = sys.stdin.read()
