@@ -17,6 +17,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -24,6 +25,18 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 class EventLogFollowTest {
   @RegisterExtension
   final TestServerExtension servers = new TestServerExtension();
+  TestServer server;
+  UnitOfWork uow;
+  EventLog log;
+  String tenant;
+
+  @BeforeEach
+  void setUp() {
+    server = servers.get();
+    uow = server.platform.uow();
+    log = server.platform.events();
+    tenant = server.tenantA.tenantId();
+  }
 
   private static void sleepMillis(int ms) {
     try {
@@ -40,10 +53,6 @@ class EventLogFollowTest {
 
   @Test
   void anEventCommittedLate_isNotSkipped_laterEventsWaitForIt() throws Exception {
-    TestServer server = servers.get();
-    UnitOfWork uow = server.platform.uow();
-    EventLog log = server.platform.events();
-    String tenant = server.tenantA.tenantId();
     CountDownLatch appended = new CountDownLatch(1);
     CountDownLatch release = new CountDownLatch(1);
     ExecutorService pool = Executors.newSingleThreadExecutor();
@@ -85,10 +94,6 @@ class EventLogFollowTest {
 
   @Test
   void followerSeesEveryEventExactlyOnce_whileManyTransactionsCommitOutOfOrder() throws Exception {
-    TestServer server = servers.get();
-    UnitOfWork uow = server.platform.uow();
-    EventLog log = server.platform.events();
-    String tenant = server.tenantA.tenantId();
     int writers = 8;
     int transactions = 60;
     ExecutorService pool = Executors.newFixedThreadPool(writers + 1);

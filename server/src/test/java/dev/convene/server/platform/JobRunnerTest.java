@@ -58,6 +58,21 @@ class JobRunnerTest {
     }
   }
 
+  /** A handler of {@link #KIND} that runs {@code run}. */
+  static JobHandler handler(java.util.function.BiConsumer<Tx, String> run) {
+    return new JobHandler() {
+      @Override
+      public String kind() {
+        return KIND;
+      }
+
+      @Override
+      public void run(Tx tx, String subjectId) {
+        run.accept(tx, subjectId);
+      }
+    };
+  }
+
   private void schedule(UnitOfWork uow, String subject, Instant due) {
     uow.write(tenant, "test", tx -> {
       tx.schedule(KIND, subject, due);
@@ -117,18 +132,8 @@ class JobRunnerTest {
   void rescheduling_whileAJobRuns_keepsTheNewSchedule() {
     UnitOfWork uow = server.platform.uow();
     Instant now = server.clock.instant();
-    JobHandler reschedules = new JobHandler() {
-      @Override
-      public String kind() {
-        return KIND;
-      }
-
-      @Override
-      public void run(Tx tx, String subjectId) {
-        // Something the job does makes it due again later (as a leave re-arms the empty timeout).
-        tx.schedule(KIND, subjectId, now.plus(Duration.ofMinutes(5)));
-      }
-    };
+    // Something the job does makes it due again later (as a leave re-arms the empty timeout).
+    JobHandler reschedules = handler((tx, subjectId) -> tx.schedule(KIND, subjectId, now.plus(Duration.ofMinutes(5))));
     schedule(uow, "again", now);
     new JobRunner(uow, List.of(reschedules), JobRunner.Settings.defaults()).runOnce();
     Map<String, Object> row = row("again");
@@ -161,23 +166,15 @@ class JobRunnerTest {
     UnitOfWork uow = new UnitOfWork(server.jdbi(), Clock.systemUTC(), Duration.ofSeconds(30));
     CountDownLatch entered = new CountDownLatch(1);
     CountDownLatch release = new CountDownLatch(1);
-    JobHandler slow = new JobHandler() {
-      @Override
-      public String kind() {
-        return KIND;
+    JobHandler slow = handler((tx, subjectId) -> {
+      entered.countDown();
+      try {
+        release.await(20, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        throw new IllegalStateException("interrupted: close did not wait");
       }
-
-      @Override
-      public void run(Tx tx, String subjectId) {
-        entered.countDown();
-        try {
-          release.await(20, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-          throw new IllegalStateException("interrupted: close did not wait");
-        }
-        tx.append("test", subjectId, "DONE", Map.of());
-      }
-    };
+      tx.append("test", subjectId, "DONE", Map.of());
+    });
     JobRunner runner = new JobRunner(uow, List.of(slow), JobRunner.Settings.defaults());
     schedule(uow, "slow", Instant.now());
     runner.start(Duration.ofMillis(20));
