@@ -158,8 +158,16 @@ public final class JobRunner implements AutoCloseable {
     }
   }
 
-  /** The error kept on the row: its class and message, without control characters, bounded. */
+  /**
+   * The error kept on the row: its class and message, without control characters, bounded. For a
+   * database error only its SQL state, since PostgreSQL's messages quote the values of rows.
+   */
   static String describe(Throwable t) {
+    for (Throwable c = t; c != null && c.getCause() != c; c = c.getCause()) {
+      if (c instanceof java.sql.SQLException sql) {
+        return t.getClass().getName() + ": SQL state " + sql.getSQLState();
+      }
+    }
     String s = t.getClass().getName() + (t.getMessage() == null ? "" : ": " + t.getMessage());
     s = s.replaceAll("\\p{Cntrl}", " ");
     return s.length() > 1000 ? s.substring(0, 1000) : s;
