@@ -62,9 +62,11 @@ public final class Main implements Runnable {
   }
 
   /** The shared layer, built once from the database, the clock and the id source. */
-  public static Platform platform(Jdbi jdbi, Clock clock, IdGenerator ids, ConveneConfig config) {
-    return new Platform(jdbi, clock, ids, new UnitOfWork(jdbi, clock, config.maxTransactionTime()),
-        new EventLog(jdbi), PageTokens.load(jdbi, clock, config.pageTokenSecret().orElse(null)));
+  public static Platform platform(Database database, Clock clock, IdGenerator ids, ConveneConfig config) {
+    Jdbi jdbi = database.jdbi();
+    return new Platform(jdbi, database.dataSource(), clock, ids,
+        new UnitOfWork(jdbi, clock, config.maxTransactionTime()), new EventLog(jdbi),
+        PageTokens.load(jdbi, clock, config.pageTokenSecret().orElse(null)));
   }
 
   /** Every feature of the server: the one place a new feature is wired in. */
@@ -152,7 +154,7 @@ public final class Main implements Runnable {
         new Tenants(jdbi, clock, ids).bootstrapDevTenant().ifPresent(k -> System.out.printf(
             "%nFirst start: created tenant 'dev'. Its API key (shown once, stored hashed):%n%n    %s%n%n", k.key()));
       }
-      Platform platform = platform(jdbi, clock, ids, config);
+      Platform platform = platform(db.database, clock, ids, config);
       List<Feature> features = features(platform);
       ExecutorService executor = requestExecutor(config.poolSize(), config.requestQueue());
       ConveneServer server = new ConveneServer(NettyServerBuilder.forPort(config.grpcPort()), executor,

@@ -76,6 +76,11 @@ public final class Database implements AutoCloseable {
     return jdbi;
   }
 
+  /** The pool itself, for the hot reads that use plain JDBC. */
+  public DataSource dataSource() {
+    return dataSource;
+  }
+
   @Override
   public void close() {
     dataSource.close();

@@ -11,7 +11,7 @@ public final class SessionFeature implements Feature {
   private final SessionService service;
 
   public SessionFeature(Platform platform) {
-    this.service = new SessionService(platform, new SessionStore(platform.jdbi()));
+    this.service = new SessionService(platform, new SessionStore(platform.jdbi(), platform.dataSource()));
   }
 
   @Override

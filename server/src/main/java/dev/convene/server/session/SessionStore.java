@@ -2,12 +2,16 @@ package dev.convene.server.session;
 
 import dev.convene.v1.ParticipantSpec;
 import java.sql.Array;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.util.List;
 import java.util.Optional;
+import javax.sql.DataSource;
+import org.jdbi.v3.core.ConnectionException;
 import org.jdbi.v3.core.Handle;
 import org.jdbi.v3.core.Jdbi;
 import org.jdbi.v3.core.mapper.RowMapper;
@@ -15,7 +19,7 @@ import org.jdbi.v3.core.statement.StatementContext;
 
 /**
  * The SQL of sessions and their rosters. Every statement filters by tenant. Reads open their own
- * handle; changes take the {@link dev.convene.server.platform.Tx}'s handle. Rows are mapped by
+ * handle (GetSession's, plain JDBC); changes take the {@link dev.convene.server.platform.Tx}'s handle. Rows are mapped by
  * column position with mappers made once, so a read costs its round trip and little else.
  */
 final class SessionStore {
@@ -36,17 +40,34 @@ final class SessionStore {
   static final RowMapper<ParticipantRow> PARTICIPANT = SessionStore::participant;
 
   private final Jdbi jdbi;
+  private final DataSource dataSource;
 
-  SessionStore(Jdbi jdbi) {
+  SessionStore(Jdbi jdbi, DataSource dataSource) {
     this.jdbi = jdbi;
+    this.dataSource = dataSource;
   }
 
   // --- reads ------------------------------------------------------------------------------------
 
+  private static final String FIND = "SELECT " + SESSION_COLUMNS
+      + " FROM sessions s WHERE s.tenant_id = ? AND s.id = ?";
+
+  /**
+   * GetSession's read, the call clients poll. Plain JDBC on the pool: Jdbi's per-statement setup
+   * (handle, statement context, argument binding, result iterator) cost about a quarter of this
+   * call's throughput in an A/B run on the benchmark (see server/bench/ghz.sh). Errors surface as
+   * Jdbi's, so they map the same way.
+   */
   Optional<SessionRow> find(String tenantId, String id) {
-    return jdbi.withHandle(h -> h.createQuery("SELECT " + SESSION_COLUMNS
-            + " FROM sessions s WHERE s.tenant_id = :tenantId AND s.id = :id")
-        .bind("tenantId", tenantId).bind("id", id).map(SESSION).findOne());
+    try (Connection c = dataSource.getConnection(); PreparedStatement ps = c.prepareStatement(FIND)) {
+      ps.setString(1, tenantId);
+      ps.setString(2, id);
+      try (ResultSet rs = ps.executeQuery()) {
+        return rs.next() ? Optional.of(session(rs, null)) : Optional.empty();
+      }
+    } catch (SQLException e) {
+      throw new ConnectionException(e);
+    }
   }
 
   Optional<SessionRow> findByRequestId(String tenantId, String requestId) {

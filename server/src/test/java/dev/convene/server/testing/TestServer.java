@@ -59,7 +59,7 @@ public final class TestServer implements AutoCloseable {
     executor = Main.requestExecutor(8, 1000);
     // The clock only moves when a test moves it, so the API key cache is off (AuthenticationTest
     // tests it on its own).
-    platform = Main.platform(database.jdbi(), clock, ids, ConveneConfig.fromEnv(Map.of()));
+    platform = Main.platform(database, clock, ids, ConveneConfig.fromEnv(Map.of()));
     features = Main.features(platform);
     server = new ConveneServer(InProcessServerBuilder.forName(name), executor,
         new AuthInterceptor(database.jdbi(), clock, Duration.ZERO), Main.validation(), Main.services(features));
