@@ -42,6 +42,9 @@ class DatabaseOutageTest {
           () -> stub.listSessions(ListSessionsRequest.getDefaultInstance()));
       assertStatus(Status.Code.UNAVAILABLE, "DATABASE_UNAVAILABLE",
           () -> stub.listSessions(ListSessionsRequest.getDefaultInstance()));
+      // GetSession reads with plain JDBC; its failures map the same way.
+      assertStatus(Status.Code.UNAVAILABLE, "DATABASE_UNAVAILABLE",
+          () -> stub.getSession(dev.convene.v1.GetSessionRequest.newBuilder().setSessionId("ses_any").build()));
 
       pg = startPostgres(dir, port);
       // The pool reconnects by itself; give it a bounded number of tries.
