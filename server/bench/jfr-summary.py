@@ -20,8 +20,15 @@ LIBS = [
     ("gRPC", "io.grpc."),
     ("Convene (dev.convene)", "dev.convene."),
 ]
-JDBI_HOT = ["ConfigRegistry", "ColumnMappers", "QualifiedColumnMapperFactory", "ConstructorMapper",
-            "SqlObjectFactory", "ExtensionFactory", "attach"]
+# Jdbi hot spots: per-call SQL-object attachment and mapper resolution, configuration copies, and
+# the JFR statement events Jdbi itself emits while a recording runs (absent without JFR).
+JDBI_HOT = [
+    ("SQL object attached per call (Handle.attach, extensions)", ("org.jdbi.v3.core.Handle.attach", "ExtensionFactory")),
+    ("column mapper resolution", ("ColumnMappers", "QualifiedColumnMapperFactory", "ConstructorMapper")),
+    ("configuration copies (ConfigRegistry)", ("ConfigRegistry",)),
+    ("argument binding", ("ArgumentBinder",)),
+    ("Jdbi's own JFR statement events", ("JdbiStatementEvent", "attachJfrEvent", "Binding.describe")),
+]
 
 
 def main(path):
@@ -45,9 +52,9 @@ def main(path):
         k = sum(1 for s in stacks if any(f.startswith(prefixes) for f in s))
         print("  %5.1f%%  %s" % (100.0 * k / n, name))
     print("\nJdbi configuration and mapper resolution (inclusive):")
-    for hot in JDBI_HOT:
-        k = sum(1 for s in stacks if any(f.startswith("org.jdbi.") and hot in f for f in s))
-        print("  %5.1f%%  %s" % (100.0 * k / n, hot))
+    for name, needles in JDBI_HOT:
+        k = sum(1 for s in stacks if any(f.startswith("org.jdbi.") and any(x in f for x in needles) for f in s))
+        print("  %5.1f%%  %s" % (100.0 * k / n, name))
     print("\ntop methods by self samples:")
     top = collections.Counter(s[0] for s in stacks if s)
     for method, k in top.most_common(15):
@@ -55,4 +62,7 @@ def main(path):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    try:
+        main(sys.argv[1])
+    except BrokenPipeError:
+        pass
