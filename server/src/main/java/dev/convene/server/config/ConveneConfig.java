@@ -117,27 +117,21 @@ public record ConveneConfig(
     }
 
     Duration durationOrZero(String name, Duration dflt) {
-      Optional<String> v = optional(name);
-      if (v.isPresent()) {
-        try {
-          if (Duration.parse(v.get()).isZero()) {
-            return Duration.ZERO;
-          }
-        } catch (DateTimeParseException e) {
-          // duration() names the variable.
-        }
-      }
-      return duration(name, dflt);
+      return duration(name, dflt, true);
     }
 
     Duration duration(String name, Duration dflt) {
+      return duration(name, dflt, false);
+    }
+
+    private Duration duration(String name, Duration dflt, boolean zeroAllowed) {
       Optional<String> v = optional(name);
       if (v.isEmpty()) {
         return dflt;
       }
       try {
         Duration d = Duration.parse(v.get());
-        if (d.isNegative() || d.isZero()) {
+        if (d.isNegative() || (d.isZero() && !zeroAllowed)) {
           throw new IllegalArgumentException(name + " must be positive, got " + v.get());
         }
         return d;

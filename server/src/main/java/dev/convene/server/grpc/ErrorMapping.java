@@ -11,6 +11,7 @@ import java.sql.SQLException;
 import java.sql.SQLTransientConnectionException;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -74,12 +75,18 @@ public final class ErrorMapping {
    * call's deadline: statement_timeout (57014) or lock_timeout (55P03).
    */
   static boolean isTimeout(Throwable t) {
-    for (Throwable c = t; c != null && c.getCause() != c; c = c.getCause()) {
-      if (c instanceof SQLException sql && ("57014".equals(sql.getSQLState()) || "55P03".equals(sql.getSQLState()))) {
-        return true;
+    return sqlStates(t).anyMatch(state -> state.equals("57014") || state.equals("55P03"));
+  }
+
+  /** The SQL states of the SQLExceptions in {@code t}'s cause chain, outermost first. */
+  public static Stream<String> sqlStates(Throwable t) {
+    Stream.Builder<String> states = Stream.builder();
+    for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
+      if (c instanceof SQLException sql && sql.getSQLState() != null) {
+        states.add(sql.getSQLState());
       }
     }
-    return false;
+    return states.build();
   }
 
   /**
@@ -87,21 +94,12 @@ public final class ErrorMapping {
    * or PostgreSQL's connection-exception (08xxx) and shutdown (57P0x) SQL states.
    */
   static boolean isDatabaseUnavailable(Throwable t) {
-    for (Throwable c = t; c != null; c = c.getCause()) {
+    for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
       if (c instanceof SQLTransientConnectionException) {
         return true;
       }
-      if (c instanceof SQLException sql && sql.getSQLState() != null) {
-        String state = sql.getSQLState();
-        if (state.startsWith("08") || state.startsWith("57P")) {
-          return true;
-        }
-      }
-      if (c.getCause() == c) {
-        break;
-      }
     }
-    return false;
+    return sqlStates(t).anyMatch(state -> state.startsWith("08") || state.startsWith("57P"));
   }
 
   private static String rootMessage(Throwable t) {

@@ -61,20 +61,11 @@ public final class EventLog {
     if (offset + events.size() > MAX_EVENTS_PER_TRANSACTION) {
       throw new IllegalStateException("a transaction may append at most " + MAX_EVENTS_PER_TRANSACTION + " events");
     }
-    int n = events.size();
-    String[] types = new String[n];
-    String[] ids = new String[n];
-    String[] kinds = new String[n];
-    String[] payloads = new String[n];
-    for (int i = 0; i < n; i++) {
-      Pending e = events.get(i);
-      types[i] = e.aggregateType();
-      ids[i] = e.aggregateId();
-      kinds[i] = e.type();
-      payloads[i] = e.payload();
-    }
     statement.bind("offset", offset).bind("actor", actor).bind("time", time)
-        .bind("types", types).bind("ids", ids).bind("kinds", kinds).bind("payloads", payloads);
+        .bind("types", SqlArrays.column(events, Pending::aggregateType))
+        .bind("ids", SqlArrays.column(events, Pending::aggregateId))
+        .bind("kinds", SqlArrays.column(events, Pending::type))
+        .bind("payloads", SqlArrays.column(events, Pending::payload));
   }
 
   /** One aggregate's events after {@code afterSeq}, in order. */

@@ -13,7 +13,9 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import java.util.stream.Collectors;
+import dev.convene.server.grpc.ErrorMapping;
 import org.jdbi.v3.core.Jdbi;
+import org.jdbi.v3.core.statement.Update;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -109,17 +111,25 @@ public final class JobRunner implements AutoCloseable {
     return new Claimed(rs.getString(1), rs.getString(2), rs.getString(3), rs.getInt(4), rs.getLong(5));
   }
 
+  /**
+   * The job row as this runner claimed it: a row re-claimed after its lease ran out, or re-scheduled
+   * meanwhile, has another version and is left alone.
+   */
+  private static final String CLAIMED =
+      "tenant_id = :tenantId AND kind = :kind AND subject_id = :subject AND version = :version";
+
+  private static Update bindClaim(Update statement, Claimed job) {
+    return statement.bind("tenantId", job.tenantId()).bind("kind", job.kind()).bind("subject", job.subjectId())
+        .bind("version", job.version());
+  }
+
   /** Runs one claimed job in its own transaction; true if it completed. */
   private boolean run(Claimed job) {
     JobHandler handler = handlers.get(job.kind());
     try {
       uow.write(job.tenantId(), "system:job:" + job.kind(), tx -> {
         handler.run(tx, job.subjectId());
-        tx.handle().createUpdate("""
-            DELETE FROM jobs WHERE tenant_id = :tenantId AND kind = :kind AND subject_id = :subject AND version = :version
-            """)
-            .bind("tenantId", job.tenantId()).bind("kind", job.kind()).bind("subject", job.subjectId())
-            .bind("version", job.version()).execute();
+        bindClaim(tx.handle().createUpdate("DELETE FROM jobs WHERE " + CLAIMED), job).execute();
         return null;
       });
       return true;
@@ -145,13 +155,9 @@ public final class JobRunner implements AutoCloseable {
           t.getClass().getSimpleName());
     }
     try {
-      jdbi.useHandle(h -> h.createUpdate("""
-          UPDATE jobs SET due_time = :next, last_error = :error, parked_time = :parked
-           WHERE tenant_id = :tenantId AND kind = :kind AND subject_id = :subject AND version = :version
-          """)
-          .bind("next", next).bind("error", error).bind("parked", park ? now : null)
-          .bind("tenantId", job.tenantId()).bind("kind", job.kind()).bind("subject", job.subjectId())
-          .bind("version", job.version()).execute());
+      jdbi.useHandle(h -> bindClaim(h.createUpdate(
+              "UPDATE jobs SET due_time = :next, last_error = :error, parked_time = :parked WHERE " + CLAIMED), job)
+          .bind("next", next).bind("error", error).bind("parked", park ? now : null).execute());
     } catch (RuntimeException e) {
       // The lease runs out and the job is claimed again.
       log.warn("Could not record the failure of job {} {}: {}", job.kind(), job.subjectId(), e.toString());
@@ -163,10 +169,9 @@ public final class JobRunner implements AutoCloseable {
    * database error only its SQL state, since PostgreSQL's messages quote the values of rows.
    */
   static String describe(Throwable t) {
-    for (Throwable c = t; c != null && c.getCause() != c; c = c.getCause()) {
-      if (c instanceof java.sql.SQLException sql) {
-        return t.getClass().getName() + ": SQL state " + sql.getSQLState();
-      }
+    java.util.Optional<String> state = ErrorMapping.sqlStates(t).findFirst();
+    if (state.isPresent()) {
+      return t.getClass().getName() + ": SQL state " + state.get();
     }
     String s = t.getClass().getName() + (t.getMessage() == null ? "" : ": " + t.getMessage());
     s = s.replaceAll("\\p{Cntrl}", " ");

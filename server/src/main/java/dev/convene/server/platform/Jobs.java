@@ -27,15 +27,8 @@ final class Jobs {
 
   /** Binds {@link #UPSERT}'s parameters (besides :tenantId). */
   static void bind(SqlStatement<?> statement, List<Pending> jobs) {
-    int n = jobs.size();
-    String[] kinds = new String[n];
-    String[] subjects = new String[n];
-    String[] dues = new String[n];
-    for (int i = 0; i < n; i++) {
-      kinds[i] = jobs.get(i).kind();
-      subjects[i] = jobs.get(i).subjectId();
-      dues[i] = jobs.get(i).due().toString();
-    }
-    statement.bind("jobKinds", kinds).bind("jobSubjects", subjects).bind("jobDues", dues);
+    statement.bind("jobKinds", SqlArrays.column(jobs, Pending::kind))
+        .bind("jobSubjects", SqlArrays.column(jobs, Pending::subjectId))
+        .bind("jobDues", SqlArrays.column(jobs, j -> j.due().toString()));
   }
 }

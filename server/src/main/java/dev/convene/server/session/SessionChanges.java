@@ -63,6 +63,11 @@ final class SessionChanges {
     tx.append(AGGREGATE, s.id(), SessionMapper.name(type), payload);
   }
 
+  /** The PARTICIPANT_ADDED event of a user put on the roster ({@code role} is the short name, "HOST"). */
+  void participantAdded(SessionRow s, String userId, String role) {
+    event(s, SessionEventType.SESSION_EVENT_TYPE_PARTICIPANT_ADDED, Map.of("user_id", userId, "role", role));
+  }
+
   /**
    * Moves the session to {@code to}: FAILED_PRECONDITION (INVALID_SESSION_TRANSITION) if the
    * status machine forbids it. A terminal move closes everyone's presence and sets the end time

@@ -99,8 +99,7 @@ public final class SessionService extends SessionServiceGrpc.SessionServiceImplB
         changes.event(row, SessionEventType.SESSION_EVENT_TYPE_SESSION_CREATED,
             Map.of("external_ref", row.externalRef(), "status", SCHEDULED));
         for (ParticipantSpec p : req.getParticipantsList()) {
-          changes.event(row, SessionEventType.SESSION_EVENT_TYPE_PARTICIPANT_ADDED,
-              Map.of("user_id", p.getUserId(), "role", SessionMapper.name(p.getRole())));
+          changes.participantAdded(row, p.getUserId(), SessionMapper.name(p.getRole()));
         }
         tx.schedule(SessionChanges.NO_SHOW_JOB, row.id(), row.noShowDeadline());
         return stored.get();
@@ -128,8 +127,7 @@ public final class SessionService extends SessionServiceGrpc.SessionServiceImplB
           "a user is already on the roster of session " + s.id());
     }
     for (ParticipantRow row : added) {
-      changes.event(s, SessionEventType.SESSION_EVENT_TYPE_PARTICIPANT_ADDED,
-          Map.of("user_id", row.userId(), "role", row.role()));
+      changes.participantAdded(s, row.userId(), row.role());
     }
     return added;
   }

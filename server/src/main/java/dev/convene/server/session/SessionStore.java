@@ -1,5 +1,6 @@
 package dev.convene.server.session;
 
+import dev.convene.server.platform.SqlArrays;
 import dev.convene.v1.ParticipantSpec;
 import java.sql.Array;
 import java.sql.Connection;
@@ -15,6 +16,7 @@ import org.jdbi.v3.core.ConnectionException;
 import org.jdbi.v3.core.Handle;
 import org.jdbi.v3.core.Jdbi;
 import org.jdbi.v3.core.mapper.RowMapper;
+import org.jdbi.v3.core.statement.SqlStatement;
 import org.jdbi.v3.core.statement.StatementContext;
 
 /**
@@ -143,8 +145,7 @@ final class SessionStore {
    * empty when a concurrent retry's request_id won (then nothing is inserted).
    */
   static Optional<SessionRow> insertSession(Handle h, SessionRow s, List<ParticipantSpec> roster) {
-    String[][] r = rosterArrays(roster);
-    return h.createQuery("""
+    return bindRoster(h.createQuery("""
             WITH s AS (
               INSERT INTO sessions (id, tenant_id, external_ref, request_id, title, media, status,
                   scheduled_start_time, scheduled_end_time, max_participants, lobby_enabled, no_show_grace_ms,
@@ -169,21 +170,15 @@ final class SessionStore {
         .bind("maxParticipants", s.maxParticipants()).bind("lobbyEnabled", s.lobbyEnabled())
         .bind("noShowGraceMs", s.noShowGraceMs()).bind("emptyTimeoutMs", s.emptyTimeoutMs())
         .bind("metadata", s.metadata()).bind("createTime", s.createTime()).bind("updateTime", s.updateTime())
-        .bind("noShowDeadline", s.noShowDeadline())
-        .bind("users", r[0]).bind("names", r[1]).bind("roles", r[2])
+        .bind("noShowDeadline", s.noShowDeadline()), roster)
         .map(SESSION).findOne();
   }
 
-  /** User ids, display names and short role names of a roster, as three parallel arrays. */
-  private static String[][] rosterArrays(List<ParticipantSpec> specs) {
-    int n = specs.size();
-    String[][] out = new String[3][n];
-    for (int i = 0; i < n; i++) {
-      out[0][i] = specs.get(i).getUserId();
-      out[1][i] = specs.get(i).getDisplayName();
-      out[2][i] = SessionMapper.name(specs.get(i).getRole());
-    }
-    return out;
+  /** Binds a roster as the :users, :names and :roles columns of an unnest. */
+  private static <S extends SqlStatement<S>> S bindRoster(S statement, List<ParticipantSpec> specs) {
+    return statement.bind("users", SqlArrays.column(specs, ParticipantSpec::getUserId))
+        .bind("names", SqlArrays.column(specs, ParticipantSpec::getDisplayName))
+        .bind("roles", SqlArrays.column(specs, p -> SessionMapper.name(p.getRole())));
   }
 
   /** Locks the session row for the rest of the transaction: every change to a session starts here. */
@@ -212,8 +207,7 @@ final class SessionStore {
    */
   static List<ParticipantRow> insertParticipants(Handle h, String tenantId, String sessionId,
       List<ParticipantSpec> specs, Instant now) {
-    String[][] r = rosterArrays(specs);
-    return h.createQuery("""
+    return bindRoster(h.createQuery("""
             INSERT INTO participants (tenant_id, session_id, user_id, display_name, role, add_time)
             SELECT :tenantId, :sessionId, p.user_id, p.display_name, p.role, :now
               FROM unnest(CAST(:users AS text[]), CAST(:names AS text[]), CAST(:roles AS text[]))
@@ -222,8 +216,7 @@ final class SessionStore {
             ON CONFLICT ON CONSTRAINT participants_user DO NOTHING
             RETURNING
             """ + PARTICIPANT_COLUMNS)
-        .bind("tenantId", tenantId).bind("sessionId", sessionId).bind("now", now)
-        .bind("users", r[0]).bind("names", r[1]).bind("roles", r[2])
+        .bind("tenantId", tenantId).bind("sessionId", sessionId).bind("now", now), specs)
         .map(PARTICIPANT).list().stream().sorted(java.util.Comparator.comparingLong(ParticipantRow::id)).toList();
   }
 
