@@ -153,7 +153,7 @@ final class SessionStore {
               VALUES (:id, :tenantId, :externalRef, :requestId, :title, :media, :status,
                   :scheduledStartTime, :scheduledEndTime, :maxParticipants, :lobbyEnabled, :noShowGraceMs,
                   :emptyTimeoutMs, CAST(:metadata AS jsonb), :createTime, :updateTime, :noShowDeadline)
-              ON CONFLICT ON CONSTRAINT sessions_request_id DO NOTHING
+              ON CONFLICT (tenant_id, request_id) WHERE request_id IS NOT NULL DO NOTHING
               RETURNING *
             ), roster AS (
               INSERT INTO participants (tenant_id, session_id, user_id, display_name, role, add_time)
