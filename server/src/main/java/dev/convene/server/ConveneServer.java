@@ -29,10 +29,23 @@ public final class ConveneServer {
   private final Server server;
   private final HealthStatusManager health = new HealthStatusManager();
 
+  /**
+   * The largest request accepted, in bytes. The largest valid request, a CreateSession with every
+   * field at its limit in 4-byte characters (100 participants, 32 metadata pairs), is about 170 KB
+   * (ValidationTest checks it fits); anything larger is RESOURCE_EXHAUSTED before it is parsed.
+   */
+  public static final int MAX_REQUEST_BYTES = 256 * 1024;
+  /**
+   * The largest request headers accepted, in bytes: above Envoy's limit (envoy.yaml,
+   * max_request_headers_kb), so behind Envoy an oversized header is refused by Envoy for that call
+   * alone and never reaches the server, where Netty would end the whole connection.
+   */
+  public static final int MAX_HEADER_BYTES = 64 * 1024;
+
   public ConveneServer(ServerBuilder<?> builder, Executor executor, AuthInterceptor auth,
       ValidationInterceptor validation, List<BindableService> services) {
     ErrorMappingInterceptor errors = new ErrorMappingInterceptor();
-    builder.executor(executor);
+    builder.executor(executor).maxInboundMessageSize(MAX_REQUEST_BYTES).maxInboundMetadataSize(MAX_HEADER_BYTES);
     for (BindableService service : services) {
       // The last interceptor listed runs first: errors wrap auth, auth wraps validation.
       builder.addService(ServerInterceptors.intercept(

@@ -34,6 +34,9 @@ public final class AuthInterceptor implements ServerInterceptor {
   static final Metadata.Key<String> AUTHORIZATION =
       Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
 
+  /** The longest authorization header read: room for API keys and the signed user credentials to come. */
+  static final int MAX_CREDENTIAL_LENGTH = 4096;
+
   private final Jdbi jdbi;
   private final ApiKeyCache cache;
   private final Map<String, Set<CallerKind>> policies = new HashMap<>();
@@ -84,6 +87,10 @@ public final class AuthInterceptor implements ServerInterceptor {
     if (authorization == null || !authorization.regionMatches(true, 0, "Bearer ", 0, 7)) {
       throw ConveneException.unauthenticated(ErrorReason.MISSING_CREDENTIAL,
           "send authorization: Bearer <api key>");
+    }
+    if (authorization.length() > MAX_CREDENTIAL_LENGTH) {
+      throw ConveneException.unauthenticated(ErrorReason.INVALID_CREDENTIAL,
+          "the credential is longer than " + MAX_CREDENTIAL_LENGTH + " characters");
     }
     String key = authorization.substring(7).trim();
     Optional<String> keyId = ApiKeys.keyId(key);

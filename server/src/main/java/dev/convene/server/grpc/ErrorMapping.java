@@ -46,6 +46,13 @@ public final class ErrorMapping {
       return build(Code.UNAVAILABLE_VALUE, "the database is unavailable; retry later",
           ErrorReason.DATABASE_UNAVAILABLE, Map.of(), List.of());
     }
+    if (isDataException(t)) {
+      // The contract's rules should have caught it; the request is still at fault, not the server.
+      log.warn("{} failed: INVALID_ARGUMENT from the database (SQL state {}); a contract rule is missing",
+          method, sqlStates(t).findFirst().orElse(""));
+      return build(Code.INVALID_ARGUMENT_VALUE, "a value of the request is out of range or not allowed",
+          ErrorReason.INVALID_ARGUMENT, Map.of(), List.of());
+    }
     log.error("{} failed with an unexpected error", method, t);
     return build(Code.INTERNAL_VALUE, "internal error", ErrorReason.INTERNAL, Map.of(), List.of());
   }
@@ -76,6 +83,11 @@ public final class ErrorMapping {
    */
   static boolean isTimeout(Throwable t) {
     return sqlStates(t).anyMatch(state -> state.equals("57014") || state.equals("55P03"));
+  }
+
+  /** PostgreSQL's data exceptions (class 22): a value it cannot store, such as a NUL character. */
+  static boolean isDataException(Throwable t) {
+    return sqlStates(t).anyMatch(state -> state.startsWith("22"));
   }
 
   /** The SQL states of the SQLExceptions in {@code t}'s cause chain, outermost first. */

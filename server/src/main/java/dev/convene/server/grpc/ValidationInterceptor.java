@@ -2,6 +2,7 @@ package dev.convene.server.grpc;
 
 import build.buf.protovalidate.ValidationResult;
 import build.buf.protovalidate.Validator;
+import build.buf.protovalidate.exceptions.ExecutionException;
 import build.buf.protovalidate.exceptions.ValidationException;
 import build.buf.validate.FieldPath;
 import build.buf.validate.FieldPathElement;
@@ -23,6 +24,8 @@ import java.util.List;
  */
 public final class ValidationInterceptor implements ServerInterceptor {
   private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(ValidationInterceptor.class);
+  /** The field a violation names when it concerns the whole request. */
+  static final String REQUEST = "request";
   private final Validator validator;
 
   public ValidationInterceptor(Validator validator) {
@@ -43,8 +46,9 @@ public final class ValidationInterceptor implements ServerInterceptor {
         List<BadRequest.FieldViolation> violations = violations((Message) message);
         if (!violations.isEmpty()) {
           rejected = true;
+          // Field names only: a map key is the client's data (a phone number, say), never logged.
           log.info("{} failed: INVALID_ARGUMENT on {}", call.getMethodDescriptor().getFullMethodName(),
-              violations.stream().map(BadRequest.FieldViolation::getField).distinct().toList());
+              violations.stream().map(v -> withoutKeys(v.getField())).distinct().toList());
           StatusRuntimeException e = ErrorMapping.invalidArgument(violations);
           call.close(e.getStatus(), e.getTrailers());
           return;
@@ -61,24 +65,48 @@ public final class ValidationInterceptor implements ServerInterceptor {
     };
   }
 
-  /** The broken rules of {@code message}, each naming its field path. */
+  /**
+   * The broken rules of {@code message}, each naming its field path: first its shape
+   * ({@link ShapeCheck}: list sizes, timestamp and duration ranges), and only when that holds,
+   * protovalidate's rules.
+   */
   public List<BadRequest.FieldViolation> violations(Message message) {
+    List<build.buf.validate.Violation> shape = ShapeCheck.violations(message);
+    if (!shape.isEmpty()) {
+      return shape.stream().map(ValidationInterceptor::fieldViolation).toList();
+    }
     ValidationResult result;
     try {
       result = validator.validate(message);
+    } catch (ExecutionException e) {
+      // A rule that could not be evaluated on this input: the input is at fault, not the server.
+      return List.of(BadRequest.FieldViolation.newBuilder().setField(REQUEST).setReason("request.evaluable")
+          .setDescription("the request could not be validated").build());
     } catch (ValidationException e) {
       throw new IllegalStateException("protovalidate rules failed to compile", e);
     }
     List<BadRequest.FieldViolation> out = new ArrayList<>();
     for (var violation : result.getViolations()) {
-      build.buf.validate.Violation v = violation.toProto();
-      out.add(BadRequest.FieldViolation.newBuilder()
-          .setField(fieldName(v))
-          .setDescription(v.getMessage())
-          .setReason(v.getRuleId())
-          .build());
+      out.add(fieldViolation(violation.toProto()));
     }
     return out;
+  }
+
+  private static BadRequest.FieldViolation fieldViolation(build.buf.validate.Violation v) {
+    return BadRequest.FieldViolation.newBuilder()
+        .setField(fieldName(v))
+        .setDescription(v.getMessage())
+        .setReason(v.getRuleId())
+        .build();
+  }
+
+  /**
+   * A field path cut before its first map key ({@code metadata["+15550100"].x} becomes
+   * {@code metadata[…]}): what may be logged. Field names never contain {@code ["}, keys may.
+   */
+  static String withoutKeys(String field) {
+    int key = field.indexOf("[\"");
+    return key < 0 ? field : field.substring(0, key) + "[…]";
   }
 
   /**
