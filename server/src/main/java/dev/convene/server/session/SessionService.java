@@ -1,5 +1,8 @@
 package dev.convene.server.session;
 
+import dev.convene.server.platform.RequestFingerprint;
+import org.postgresql.util.PSQLException;
+
 import static dev.convene.server.session.SessionStatusMachine.CANCELLED;
 import static dev.convene.server.session.SessionStatusMachine.COMPLETED;
 import static dev.convene.server.session.SessionStatusMachine.FAILED;
@@ -21,7 +24,6 @@ import dev.convene.server.platform.Platform;
 import dev.convene.server.platform.UnitOfWork;
 import dev.convene.v1.*;
 import io.grpc.stub.StreamObserver;
-import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -68,13 +70,27 @@ public final class SessionService extends SessionServiceGrpc.SessionServiceImplB
   @Override
   public void createSession(CreateSessionRequest req, StreamObserver<CreateSessionResponse> observer) {
     String tenantId = Principal.current().tenantId();
-    Optional<SessionRow> earlier = req.getRequestId().isEmpty() ? Optional.empty()
-        : store.findByRequestId(tenantId, req.getRequestId());
-    SessionRow created = earlier.orElseGet(() -> insert(req));
+    byte[] fingerprint = req.getRequestId().isEmpty() ? null : RequestFingerprint.of(req.toBuilder().clearRequestId().build());
+    SessionRow created = (fingerprint == null ? Optional.<SessionRow>empty() : earlier(tenantId, req, fingerprint))
+        .orElseGet(() -> insert(req, fingerprint));
     reply(observer, CreateSessionResponse.newBuilder().setSession(SessionMapper.toProto(created)).build());
   }
 
-  private SessionRow insert(CreateSessionRequest req) {
+  /**
+   * The session an earlier create with this request's request_id made; INVALID_ARGUMENT
+   * (REQUEST_ID_REUSED) when that create asked for something else.
+   */
+  private Optional<SessionRow> earlier(String tenantId, CreateSessionRequest req, byte[] fingerprint) {
+    return store.findByRequestId(tenantId, req.getRequestId()).map(c -> {
+      if (!RequestFingerprint.matches(c.fingerprint(), fingerprint)) {
+        throw ConveneException.invalidArgument(ErrorReason.REQUEST_ID_REUSED, "request_id",
+            "this request_id was used for a different request; use a new request_id for a new request");
+      }
+      return c.session();
+    });
+  }
+
+  private SessionRow insert(CreateSessionRequest req, byte[] fingerprint) {
     try {
       return inTransaction(changes -> {
         var tx = changes.tx();
@@ -91,10 +107,10 @@ public final class SessionService extends SessionServiceGrpc.SessionServiceImplB
             Json.ofStringMap(req.getMetadataMap()), "", new String[0], now, now, null, null, null,
             start.plusMillis(grace), 0);
         // The contract guarantees the roster repeats no user, so it goes in with the session.
-        Optional<SessionRow> stored = SessionStore.insertSession(tx.handle(), row, req.getParticipantsList());
+        Optional<SessionRow> stored = SessionStore.insertSession(tx.handle(), row, fingerprint, req.getParticipantsList());
         if (stored.isEmpty()) {
-          // A concurrent retry with the same request_id won the insert; return its session.
-          return store.findByRequestId(row.tenantId(), row.requestId()).orElseThrow();
+          // A concurrent create with the same request_id won the insert; return its session.
+          return earlier(row.tenantId(), req, fingerprint).orElseThrow();
         }
         changes.event(row, SessionEventType.SESSION_EVENT_TYPE_SESSION_CREATED,
             Map.of("external_ref", row.externalRef(), "status", SCHEDULED));
@@ -113,9 +129,10 @@ public final class SessionService extends SessionServiceGrpc.SessionServiceImplB
     }
   }
 
+  /** True when {@code e} is a unique violation of {@code constraint}, by the name PostgreSQL reports. */
   private static boolean isUniqueViolation(Exception e, String constraint) {
-    return e.getCause() instanceof SQLException sql && "23505".equals(sql.getSQLState())
-        && sql.getMessage() != null && sql.getMessage().contains(constraint);
+    return e.getCause() instanceof PSQLException sql && "23505".equals(sql.getSQLState())
+        && sql.getServerErrorMessage() != null && constraint.equals(sql.getServerErrorMessage().getConstraint());
   }
 
   /** Adds {@code specs} to the roster in one statement; ALREADY_EXISTS if one is on it already. */

@@ -72,11 +72,18 @@ final class SessionStore {
     }
   }
 
-  Optional<SessionRow> findByRequestId(String tenantId, String requestId) {
+  /** A session created with a request id, and the fingerprint of the request that created it. */
+  record Created(SessionRow session, byte[] fingerprint) {}
+
+  Optional<Created> findByRequestId(String tenantId, String requestId) {
     return jdbi.withHandle(h -> h.createQuery("SELECT " + SESSION_COLUMNS
-            + " FROM sessions s WHERE s.tenant_id = :tenantId AND s.request_id = :requestId")
-        .bind("tenantId", tenantId).bind("requestId", requestId).map(SESSION).findOne());
+            + ", s.request_fingerprint FROM sessions s WHERE s.tenant_id = :tenantId AND s.request_id = :requestId")
+        .bind("tenantId", tenantId).bind("requestId", requestId)
+        .map((rs, ctx) -> new Created(session(rs, ctx), rs.getBytes(FINGERPRINT_COLUMN))).findOne());
   }
+
+  /** Where request_fingerprint follows SESSION_COLUMNS. */
+  private static final int FINGERPRINT_COLUMN = 24;
 
   /** A page of the tenant's sessions by scheduled start, then id, after the keyset cursor. */
   List<SessionRow> list(String tenantId, String status, String externalRef, String userId, Instant from,
@@ -144,15 +151,15 @@ final class SessionStore {
    * Inserts the session and its initial roster in one statement and returns the session as stored;
    * empty when a concurrent retry's request_id won (then nothing is inserted).
    */
-  static Optional<SessionRow> insertSession(Handle h, SessionRow s, List<ParticipantSpec> roster) {
+  static Optional<SessionRow> insertSession(Handle h, SessionRow s, byte[] fingerprint, List<ParticipantSpec> roster) {
     return bindRoster(h.createQuery("""
             WITH s AS (
               INSERT INTO sessions (id, tenant_id, external_ref, request_id, title, media, status,
                   scheduled_start_time, scheduled_end_time, max_participants, lobby_enabled, no_show_grace_ms,
-                  empty_timeout_ms, metadata, create_time, update_time, no_show_deadline)
+                  empty_timeout_ms, metadata, create_time, update_time, no_show_deadline, request_fingerprint)
               VALUES (:id, :tenantId, :externalRef, :requestId, :title, :media, :status,
                   :scheduledStartTime, :scheduledEndTime, :maxParticipants, :lobbyEnabled, :noShowGraceMs,
-                  :emptyTimeoutMs, CAST(:metadata AS jsonb), :createTime, :updateTime, :noShowDeadline)
+                  :emptyTimeoutMs, CAST(:metadata AS jsonb), :createTime, :updateTime, :noShowDeadline, :fingerprint)
               ON CONFLICT (tenant_id, request_id) WHERE request_id IS NOT NULL DO NOTHING
               RETURNING *
             ), roster AS (
@@ -170,7 +177,7 @@ final class SessionStore {
         .bind("maxParticipants", s.maxParticipants()).bind("lobbyEnabled", s.lobbyEnabled())
         .bind("noShowGraceMs", s.noShowGraceMs()).bind("emptyTimeoutMs", s.emptyTimeoutMs())
         .bind("metadata", s.metadata()).bind("createTime", s.createTime()).bind("updateTime", s.updateTime())
-        .bind("noShowDeadline", s.noShowDeadline()), roster)
+        .bind("noShowDeadline", s.noShowDeadline()).bind("fingerprint", fingerprint), roster)
         .map(SESSION).findOne();
   }
 
