@@ -1,6 +1,7 @@
 package dev.convene.server;
 
 import dev.convene.server.auth.AuthInterceptor;
+import dev.convene.server.grpc.Admission;
 import dev.convene.server.grpc.ErrorMappingInterceptor;
 import dev.convene.server.grpc.ReflectedErrorDetails;
 import dev.convene.server.grpc.ValidationInterceptor;
@@ -14,7 +15,6 @@ import io.grpc.protobuf.services.ProtoReflectionServiceV1;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -42,14 +42,15 @@ public final class ConveneServer {
    */
   public static final int MAX_HEADER_BYTES = 64 * 1024;
 
-  public ConveneServer(ServerBuilder<?> builder, Executor executor, AuthInterceptor auth,
+  public ConveneServer(ServerBuilder<?> builder, Admission admission, AuthInterceptor auth,
       ValidationInterceptor validation, List<BindableService> services) {
     ErrorMappingInterceptor errors = new ErrorMappingInterceptor();
-    builder.executor(executor).maxInboundMessageSize(MAX_REQUEST_BYTES).maxInboundMetadataSize(MAX_HEADER_BYTES);
+    builder.executor(admission.dispatchExecutor()).callExecutor(admission)
+        .maxInboundMessageSize(MAX_REQUEST_BYTES).maxInboundMetadataSize(MAX_HEADER_BYTES);
     for (BindableService service : services) {
-      // The last interceptor listed runs first: errors wrap auth, auth wraps validation.
+      // The last interceptor listed runs first: admission, then errors around auth around validation.
       builder.addService(ServerInterceptors.intercept(
-          ReflectedErrorDetails.include(auth.register(service.bindService())), validation, auth, errors));
+          ReflectedErrorDetails.include(auth.register(service.bindService())), validation, auth, errors, admission));
     }
     builder.addService(ServerInterceptors.intercept(health.getHealthService(), errors));
     builder.addService(ProtoReflectionServiceV1.newInstance());

@@ -6,6 +6,7 @@ import dev.convene.server.auth.Tenants;
 import dev.convene.server.config.ConveneConfig;
 import dev.convene.server.db.Database;
 import dev.convene.server.db.EmbeddedDatabase;
+import dev.convene.server.grpc.Admission;
 import dev.convene.server.grpc.ValidationInterceptor;
 import dev.convene.server.platform.EventLog;
 import dev.convene.server.platform.Feature;
@@ -23,11 +24,6 @@ import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.time.Clock;
 import java.util.List;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.ThreadPoolExecutor;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.jdbi.v3.core.Jdbi;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -85,16 +81,6 @@ public final class Main implements Runnable {
 
   public static ValidationInterceptor validation() {
     return new ValidationInterceptor(ValidatorFactory.newBuilder().build());
-  }
-
-  /** Request threads as many as connections, with a bounded queue in front. */
-  public static ExecutorService requestExecutor(int threads, int queue) {
-    AtomicInteger n = new AtomicInteger();
-    return new ThreadPoolExecutor(threads, threads, 60, TimeUnit.SECONDS, new ArrayBlockingQueue<>(queue), r -> {
-      Thread t = new Thread(r, "convene-request-" + n.incrementAndGet());
-      t.setDaemon(true);
-      return t;
-    });
   }
 
   /** The configured database, or the embedded one (started, or attached to if already running). */
@@ -156,14 +142,14 @@ public final class Main implements Runnable {
       }
       Platform platform = platform(db.database, clock, ids, config);
       List<Feature> features = features(platform);
-      ExecutorService executor = requestExecutor(config.poolSize(), config.requestQueue());
-      ConveneServer server = new ConveneServer(NettyServerBuilder.forPort(config.grpcPort()), executor,
+      Admission admission = new Admission(config.poolSize(), config.requestQueue());
+      ConveneServer server = new ConveneServer(NettyServerBuilder.forPort(config.grpcPort()), admission,
           new AuthInterceptor(jdbi, clock, config.authCacheTtl()), validation(), services(features));
       JobRunner jobs = jobs(platform, features);
       Shutdown shutdown = new Shutdown()
           .then("stop taking calls and drain in-flight ones", () -> server.shutdown(config.shutdownGrace()))
           .then("let a running job finish", jobs::close)
-          .then("stop the request threads", () -> awaitTermination(executor))
+          .then("stop the request threads", admission::close)
           .then("close the database", db::close);
       try {
         server.start();
@@ -182,15 +168,6 @@ public final class Main implements Runnable {
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
-    }
-  }
-
-  private static void awaitTermination(ExecutorService executor) {
-    executor.shutdown();
-    try {
-      executor.awaitTermination(10, TimeUnit.SECONDS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
     }
   }
 

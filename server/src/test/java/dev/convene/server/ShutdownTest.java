@@ -8,6 +8,7 @@ import dev.convene.server.auth.AuthInterceptor;
 import dev.convene.server.testing.TestPostgres;
 import dev.convene.server.auth.Tenants;
 import dev.convene.server.platform.IdGenerator;
+import dev.convene.server.grpc.Admission;
 import dev.convene.server.testing.TestServer;
 import dev.convene.v1.GetSessionRequest;
 import dev.convene.v1.ListSessionsRequest;
@@ -24,7 +25,6 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.ExecutorService;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
@@ -50,8 +50,8 @@ class ShutdownTest {
     try (var db = TestPostgres.freshDatabase(2)) {
       String key = new Tenants(db.jdbi(), Clock.systemUTC(), IdGenerator.random()).createTenant("t").key();
       String name = InProcessServerBuilder.generateName();
-      ExecutorService executor = Main.requestExecutor(4, 10);
-      ConveneServer server = new ConveneServer(InProcessServerBuilder.forName(name), executor,
+      Admission admission = new Admission(4, 10);
+      ConveneServer server = new ConveneServer(InProcessServerBuilder.forName(name), admission,
           new AuthInterceptor(db.jdbi(), Clock.systemUTC(), Duration.ZERO), Main.validation(), List.of(slow)).start();
       ManagedChannel channel = InProcessChannelBuilder.forName(name).build();
       var stub = SessionServiceGrpc.newBlockingStub(channel).withCallCredentials(TestServer.bearer(key));
@@ -84,7 +84,7 @@ class ShutdownTest {
       assertEquals("finished", inFlight.get(20, TimeUnit.SECONDS).getNextPageToken());
       stopping.get(20, TimeUnit.SECONDS);
       channel.shutdownNow();
-      executor.shutdownNow();
+      admission.close();
       assertThrows(StatusRuntimeException.class, () -> stub.listSessions(ListSessionsRequest.getDefaultInstance()));
     }
   }

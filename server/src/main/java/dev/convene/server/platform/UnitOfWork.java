@@ -60,6 +60,12 @@ public final class UnitOfWork {
       Tx tx = new Tx(h, tenantId, actor, clock);
       T result = work.apply(tx);
       tx.flush();
+      if (Context.current().isCancelled()) {
+        // The client is gone (deadline or cancel): roll back rather than commit a change it will
+        // never hear of. (A commit already under way when it goes cannot be taken back.)
+        throw ConveneException.deadlineExceeded(ErrorReason.DEADLINE_EXCEEDED,
+            "the call's deadline passed or its client cancelled before the change was committed");
+      }
       return result;
     });
   }

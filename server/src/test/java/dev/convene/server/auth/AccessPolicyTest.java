@@ -13,6 +13,7 @@ import com.google.protobuf.Descriptors;
 import com.google.protobuf.Empty;
 import dev.convene.server.ConveneServer;
 import dev.convene.server.Main;
+import dev.convene.server.grpc.Admission;
 import dev.convene.server.platform.IdGenerator;
 import dev.convene.server.testing.MutableClock;
 import dev.convene.server.testing.TestServer;
@@ -33,7 +34,6 @@ import io.grpc.stub.ClientCalls;
 import io.grpc.stub.ServerCalls;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.ExecutorService;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -106,8 +106,8 @@ class AccessPolicyTest {
     TestServer server = servers.get();
     MethodDescriptor<Empty, Empty> usersOnly = method(probeService().findMethodByName("UsersOnly"));
     String name = InProcessServerBuilder.generateName();
-    ExecutorService executor = Main.requestExecutor(2, 10);
-    ConveneServer probe = new ConveneServer(InProcessServerBuilder.forName(name), executor,
+    Admission admission = new Admission(2, 10);
+    ConveneServer probe = new ConveneServer(InProcessServerBuilder.forName(name), admission,
         new AuthInterceptor(server.jdbi(), server.clock, Duration.ZERO), Main.validation(),
         List.of(service(List.of(usersOnly)))).start();
     ManagedChannel channel = InProcessChannelBuilder.forName(name).directExecutor().build();
@@ -122,7 +122,7 @@ class AccessPolicyTest {
     } finally {
       channel.shutdownNow();
       probe.shutdown(Duration.ofSeconds(1));
-      executor.shutdownNow();
+      admission.close();
     }
   }
 
@@ -131,7 +131,7 @@ class AccessPolicyTest {
     TestServer server = servers.get();
     MethodDescriptor<Empty, Empty> undeclared = method(probeService().findMethodByName("Undeclared"));
     IllegalStateException e = assertThrows(IllegalStateException.class, () -> new ConveneServer(
-        InProcessServerBuilder.forName(InProcessServerBuilder.generateName()), Runnable::run,
+        InProcessServerBuilder.forName(InProcessServerBuilder.generateName()), new Admission(1, 1),
         new AuthInterceptor(server.jdbi(), server.clock, Duration.ZERO), Main.validation(),
         List.of(service(List.of(undeclared)))));
     assertTrue(e.getMessage().contains("test.Probe/Undeclared"), e.getMessage());

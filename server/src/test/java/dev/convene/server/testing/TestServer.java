@@ -3,6 +3,7 @@ package dev.convene.server.testing;
 import dev.convene.server.ConveneServer;
 import dev.convene.server.platform.IdGenerator;
 import dev.convene.server.Main;
+import dev.convene.server.grpc.Admission;
 import dev.convene.server.auth.AuthInterceptor;
 import dev.convene.server.auth.Tenants;
 import dev.convene.server.config.ConveneConfig;
@@ -20,7 +21,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executor;
 import org.jdbi.v3.core.Jdbi;
 
@@ -39,7 +39,7 @@ public final class TestServer implements AutoCloseable {
   public final Platform platform;
   private final List<Feature> features;
   private final ConveneServer server;
-  private final ExecutorService executor;
+  public final Admission admission;
 
   public TestServer() {
     this(IdGenerator.random());
@@ -51,17 +51,22 @@ public final class TestServer implements AutoCloseable {
 
   /** Serves over {@code database}, which this server closes. */
   public TestServer(Database database, IdGenerator ids) {
+    this(database, ids, new Admission(8, 1000));
+  }
+
+  /** Serves over {@code database} with {@code admission}'s request threads and queue. */
+  public TestServer(Database database, IdGenerator ids, Admission admission) {
     this.database = database;
+    this.admission = admission;
     Tenants tenants = new Tenants(database.jdbi(), clock, ids);
     tenantA = tenants.createTenant("tenant a");
     tenantB = tenants.createTenant("tenant b");
     String name = InProcessServerBuilder.generateName();
-    executor = Main.requestExecutor(8, 1000);
     // The clock only moves when a test moves it, so the API key cache is off (AuthenticationTest
     // tests it on its own).
     platform = Main.platform(database, clock, ids, ConveneConfig.fromEnv(Map.of()));
     features = Main.features(platform);
-    server = new ConveneServer(InProcessServerBuilder.forName(name), executor,
+    server = new ConveneServer(InProcessServerBuilder.forName(name), admission,
         new AuthInterceptor(database.jdbi(), clock, Duration.ZERO), Main.validation(), Main.services(features));
     try {
       server.start();
@@ -100,7 +105,7 @@ public final class TestServer implements AutoCloseable {
   public void close() {
     channel.shutdownNow();
     server.shutdown(Duration.ofSeconds(5));
-    executor.shutdownNow();
+    admission.close();
     database.close();
   }
 }

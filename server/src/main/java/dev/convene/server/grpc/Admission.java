@@ -1,0 +1,155 @@
+package dev.convene.server.grpc;
+
+import com.google.rpc.Code;
+import dev.convene.v1.ErrorReason;
+import io.grpc.Context;
+import io.grpc.ForwardingServerCallListener.SimpleForwardingServerCallListener;
+import io.grpc.Metadata;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallExecutorSupplier;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import io.grpc.StatusRuntimeException;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executor;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Which calls run, and on which threads.
+ *
+ * <p>gRPC looks every call up on a small dispatch pool and asks {@link #getExecutor} where to run
+ * it. Health and reflection stay on the dispatch pool, so a health check never waits behind
+ * requests. A service call takes one of {@code threads + queue} permits and runs on the request
+ * threads (as many as database connections); without a free permit it is answered at once with
+ * RESOURCE_EXHAUSTED ({@code SERVER_OVERLOADED}, safe to retry with backoff: nothing ran) instead of
+ * waiting in an unbounded queue. A call whose deadline passed or whose client went away while it
+ * waited for a thread is not run at all.
+ */
+public final class Admission implements ServerCallExecutorSupplier, ServerInterceptor, AutoCloseable {
+  /** Set by {@link #getExecutor} on the headers of a call that found no permit; removed from what clients send. */
+  private static final Metadata.Key<String> SHED = Metadata.Key.of("convene-internal-shed", Metadata.ASCII_STRING_MARSHALLER);
+  private static final Metadata.Key<String> ADMITTED =
+      Metadata.Key.of("convene-internal-admitted", Metadata.ASCII_STRING_MARSHALLER);
+  /** Services whose calls stay on the dispatch pool, outside admission. */
+  private static final Set<String> OPEN_SERVICES = Set.of("grpc.health.v1.Health",
+      "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection");
+
+  private final ExecutorService dispatch;
+  private final ExecutorService requests;
+  private final Semaphore permits;
+  private final int capacity;
+
+  /** {@code threads} request threads and room for {@code queue} more calls waiting for one. */
+  public Admission(int threads, int queue) {
+    this.capacity = threads + queue;
+    this.permits = new Semaphore(capacity);
+    this.dispatch = pool("convene-dispatch", 2);
+    this.requests = pool("convene-request", threads);
+  }
+
+  private static ExecutorService pool(String name, int threads) {
+    AtomicInteger n = new AtomicInteger();
+    // Unbounded queues: the permits bound what waits on the request threads, and dispatch work is tiny.
+    return new ThreadPoolExecutor(threads, threads, 60, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
+      Thread t = new Thread(r, name + "-" + n.incrementAndGet());
+      t.setDaemon(true);
+      return t;
+    });
+  }
+
+  /** The executor every call is looked up on; passed to the server builder. */
+  public Executor dispatchExecutor() {
+    return dispatch;
+  }
+
+  /** Calls admitted and not yet finished. */
+  public int inFlight() {
+    return capacity - permits.availablePermits();
+  }
+
+  @Override
+  public <Q, R> Executor getExecutor(ServerCall<Q, R> call, Metadata headers) {
+    headers.removeAll(SHED);
+    headers.removeAll(ADMITTED);
+    if (OPEN_SERVICES.contains(call.getMethodDescriptor().getServiceName())) {
+      return null;
+    }
+    if (!permits.tryAcquire()) {
+      headers.put(SHED, "1");
+      return null;
+    }
+    headers.put(ADMITTED, "1");
+    return requests;
+  }
+
+  @Override
+  public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers,
+      ServerCallHandler<Q, R> next) {
+    if (headers.containsKey(SHED)) {
+      StatusRuntimeException e = ErrorMapping.build(Code.RESOURCE_EXHAUSTED_VALUE,
+          "the server is at capacity; retry with backoff", ErrorReason.SERVER_OVERLOADED, Map.of(), java.util.List.of());
+      call.close(e.getStatus(), e.getTrailers());
+      return new ServerCall.Listener<>() {};
+    }
+    if (!headers.containsKey(ADMITTED)) {
+      return next.startCall(call, headers); // health and reflection
+    }
+    AtomicBoolean released = new AtomicBoolean();
+    Runnable release = () -> {
+      if (released.compareAndSet(false, true)) {
+        permits.release();
+      }
+    };
+    ServerCall.Listener<Q> listener;
+    try {
+      listener = next.startCall(call, headers);
+    } catch (RuntimeException e) {
+      release.run();
+      throw e;
+    }
+    return new SimpleForwardingServerCallListener<>(listener) {
+      @Override
+      public void onHalfClose() {
+        // The client gave up (deadline or cancel) while this call waited for a thread: its stream
+        // is already closed, and its work must not happen behind its back.
+        if (Context.current().isCancelled()) {
+          release.run();
+          return;
+        }
+        super.onHalfClose();
+      }
+
+      @Override
+      public void onComplete() {
+        release.run();
+        super.onComplete();
+      }
+
+      @Override
+      public void onCancel() {
+        release.run();
+        super.onCancel();
+      }
+    };
+  }
+
+  /** Stops both pools, letting running calls finish for up to ten seconds. */
+  @Override
+  public void close() {
+    for (ExecutorService pool : new ExecutorService[] {requests, dispatch}) {
+      pool.shutdown();
+      try {
+        pool.awaitTermination(10, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+}
