@@ -53,6 +53,11 @@ public class ConveneException extends RuntimeException {
     return new ConveneException(Status.Code.PERMISSION_DENIED, reason, message, null, Map.of());
   }
 
+  /** The outcome of the call cannot be known (UNKNOWN): it may or may not have been applied. */
+  public static ConveneException unknown(ErrorReason reason, String message) {
+    return new ConveneException(Status.Code.UNKNOWN, reason, message, null, Map.of());
+  }
+
   public static ConveneException deadlineExceeded(ErrorReason reason, String message) {
     return new ConveneException(Status.Code.DEADLINE_EXCEEDED, reason, message, null, Map.of());
   }

@@ -105,7 +105,7 @@ public final class ErrorMapping {
    * True when the cause is the database being unreachable: the pool timing out on a connection,
    * or PostgreSQL's connection-exception (08xxx) and shutdown (57P0x) SQL states.
    */
-  static boolean isDatabaseUnavailable(Throwable t) {
+  public static boolean isDatabaseUnavailable(Throwable t) {
     for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
       if (c instanceof SQLTransientConnectionException) {
         return true;

@@ -2,6 +2,7 @@ package dev.convene.server.platform;
 
 import dev.convene.server.auth.Principal;
 import dev.convene.server.grpc.ConveneException;
+import dev.convene.server.grpc.ErrorMapping;
 import dev.convene.v1.ErrorReason;
 import io.grpc.Context;
 import io.grpc.Deadline;
@@ -51,6 +52,22 @@ public final class UnitOfWork {
   /** Runs {@code work} in one transaction on {@code tenantId}'s data, acting as {@code actor}. */
   public <T> T write(String tenantId, String actor, Function<Tx, T> work) {
     long timeoutMs = timeoutMillis();
+    boolean[] committing = {false};
+    try {
+      return transaction(tenantId, actor, work, timeoutMs, committing);
+    } catch (RuntimeException e) {
+      if (committing[0] && ErrorMapping.isDatabaseUnavailable(e)) {
+        // The connection broke between COMMIT being sent and its answer: PostgreSQL may have made
+        // the change durable or not. UNAVAILABLE would invite a blind retry of a change that may
+        // have happened; this says so instead.
+        throw ConveneException.unknown(ErrorReason.COMMIT_OUTCOME_UNKNOWN,
+            "the database connection was lost while the change was committed; it may or may not have been applied");
+      }
+      throw e;
+    }
+  }
+
+  private <T> T transaction(String tenantId, String actor, Function<Tx, T> work, long timeoutMs, boolean[] committing) {
     return jdbi.inTransaction(h -> {
       if (timeoutMs < maxTime.toMillis() - SLACK) {
         // SET LOCAL through set_config: both end with the transaction.
@@ -66,6 +83,7 @@ public final class UnitOfWork {
         throw ConveneException.deadlineExceeded(ErrorReason.DEADLINE_EXCEEDED,
             "the call's deadline passed or its client cancelled before the change was committed");
       }
+      committing[0] = true;
       return result;
     });
   }

@@ -79,6 +79,44 @@ class UnitOfWorkTest {
     assertEquals("DEADLINE_EXCEEDED", dev.convene.server.testing.GrpcAssertions.errorInfo(mapped).getReason());
   }
 
+  /** Ends the backend serving {@code tx}'s connection, from another connection. */
+  private static void killBackendOf(TestServer server, Tx tx) {
+    int pid = tx.handle().createQuery("SELECT pg_backend_pid()").mapTo(Integer.class).one();
+    // A connection of its own: Jdbi would hand this thread the transaction's handle again.
+    try (var c = server.database.dataSource().getConnection();
+        var ps = c.prepareStatement("SELECT pg_terminate_backend(?)")) {
+      ps.setInt(1, pid);
+      ps.executeQuery().close();
+    } catch (java.sql.SQLException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  @Test
+  void aConnectionLostAtCommit_isOutcomeUnknown_andOneLostBeforeIsUnavailable() {
+    TestServer server = servers.get();
+    UnitOfWork uow = server.platform.uow();
+    String tenant = server.tenantA.tenantId();
+    // Lost while committing: the change may have been applied, so the caller must not be told to retry.
+    // (Nothing is appended, so the next thing the connection sends is COMMIT.)
+    RuntimeException atCommit = assertThrows(RuntimeException.class, () -> uow.write(tenant, "test", tx -> {
+      tx.handle().createUpdate("UPDATE tenants SET name = name WHERE id = :t").bind("t", tenant).execute();
+      killBackendOf(server, tx);
+      return null;
+    }));
+    StatusRuntimeException mapped = ErrorMapping.toStatus(atCommit, "test");
+    assertEquals(Status.Code.UNKNOWN, mapped.getStatus().getCode());
+    assertEquals("COMMIT_OUTCOME_UNKNOWN", dev.convene.server.testing.GrpcAssertions.errorInfo(mapped).getReason());
+    // Lost while the change still ran: nothing was applied, so UNAVAILABLE (retry later) is true.
+    RuntimeException before = assertThrows(RuntimeException.class, () -> uow.write(tenant, "test", tx -> {
+      killBackendOf(server, tx);
+      return tx.handle().createQuery("SELECT 1").mapTo(Integer.class).one();
+    }));
+    mapped = ErrorMapping.toStatus(before, "test");
+    assertEquals(Status.Code.UNAVAILABLE, mapped.getStatus().getCode());
+    assertEquals("DATABASE_UNAVAILABLE", dev.convene.server.testing.GrpcAssertions.errorInfo(mapped).getReason());
+  }
+
   @Test
   void eventsAndJobs_areWrittenWithTheChange_andNotWithoutIt() {
     TestServer server = servers.get();
