@@ -7,6 +7,7 @@ import java.time.Duration;
 import javax.sql.DataSource;
 import org.flywaydb.core.Flyway;
 import org.jdbi.v3.core.Jdbi;
+import org.jdbi.v3.core.statement.StatementExceptions;
 import org.jdbi.v3.postgres.PostgresPlugin;
 import org.jdbi.v3.sqlobject.SqlObjectPlugin;
 
@@ -18,6 +19,9 @@ public final class Database implements AutoCloseable {
   private Database(HikariDataSource dataSource) {
     this.dataSource = dataSource;
     this.jdbi = Jdbi.create(dataSource).installPlugin(new SqlObjectPlugin()).installPlugin(new PostgresPlugin());
+    // An exception's message must not carry the statement's bound values (titles, names, metadata):
+    // exceptions are logged.
+    jdbi.getConfig(StatementExceptions.class).setMessageRendering(StatementExceptions.MessageRendering.NONE);
   }
 
   /** Opens a pool on {@code jdbcUrl} with the default 10 s transaction ceiling and runs the migrations. */
@@ -46,6 +50,13 @@ public final class Database implements AutoCloseable {
     hc.setValidationTimeout(Math.min(1000, connectTimeout.toMillis()));
     hc.setPoolName("convene");
     long ceiling = maxTransactionTime.toMillis();
+    // pgJDBC: PostgreSQL's error detail ("Key (...)=(<values>)", "Failing row contains (...)") stays
+    // out of exception messages; a connection that stops answering fails the call after the
+    // statement ceiling plus a margin instead of hanging; TCP keepalive finds dead peers.
+    hc.addDataSourceProperty("logServerErrorDetail", "false");
+    hc.addDataSourceProperty("socketTimeout", Long.toString(maxTransactionTime.toSeconds() + 5));
+    hc.addDataSourceProperty("connectTimeout", Long.toString(Math.max(1, connectTimeout.toSeconds())));
+    hc.addDataSourceProperty("tcpKeepAlive", "true");
     hc.setConnectionInitSql("SET statement_timeout = " + ceiling + "; SET lock_timeout = " + ceiling);
     // Start even if the database is briefly away; calls get UNAVAILABLE until it is back.
     hc.setInitializationFailTimeout(-1);
