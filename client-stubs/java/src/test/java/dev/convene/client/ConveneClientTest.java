@@ -9,13 +9,26 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.google.protobuf.Any;
 import com.google.protobuf.util.Timestamps;
+import com.google.rpc.ErrorInfo;
 import dev.convene.server.testing.TestServer;
+import dev.convene.v1.AddParticipantRequest;
+import dev.convene.v1.AddParticipantResponse;
 import dev.convene.v1.CreateSessionRequest;
+import dev.convene.v1.CreateSessionResponse;
+import dev.convene.v1.ErrorReason;
+import dev.convene.v1.GetSessionRequest;
+import dev.convene.v1.GetSessionResponse;
+import dev.convene.v1.JoinSessionRequest;
+import dev.convene.v1.JoinSessionResponse;
 import dev.convene.v1.ListSessionsRequest;
 import dev.convene.v1.ListSessionsResponse;
 import dev.convene.v1.MediaType;
+import dev.convene.v1.Session;
 import dev.convene.v1.SessionServiceGrpc;
+import dev.convene.v1.StartSessionRequest;
+import dev.convene.v1.StartSessionResponse;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
 import io.grpc.ClientCall;
@@ -29,15 +42,24 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.inprocess.InProcessChannelBuilder;
 import io.grpc.inprocess.InProcessServerBuilder;
+import io.grpc.protobuf.StatusProto;
 import io.grpc.stub.StreamObserver;
 import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Deque;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-/** The helper against the real server (in-process), and its retry policy against a flaky one. */
+/** The helper against the real server (in-process), and its retry rules against a scripted flaky one. */
 class ConveneClientTest {
   @RegisterExtension
   static final TestServerExtension servers = new TestServerExtension();
@@ -122,5 +144,294 @@ class ConveneClientTest {
       channel.shutdownNow();
       flakyServer.shutdownNow();
     }
+  }
+
+  @Test
+  void createSession_helper_sameRequestId_returnsFirstSession_onTheRealServer() {
+    ConveneClient client = ConveneClient.withApiKey(server.channel, server.tenantA.key());
+    CreateSessionRequest request = create("client-helper-create").toBuilder().setRequestId("helper-create-1").build();
+
+    Session first = client.createSession(request).getSession();
+    Session again = client.createSession(request).getSession();
+
+    assertEquals(first.getId(), again.getId());
+  }
+
+  // ---- retry rules, against a server that fails the first attempts as scripted ----
+
+  /** Fails each method's next attempts with the queued errors, then answers; counts attempts. */
+  static final class Flaky extends SessionServiceGrpc.SessionServiceImplBase {
+    final Map<String, Deque<StatusRuntimeException>> failures = new java.util.concurrent.ConcurrentHashMap<>();
+    final Map<String, AtomicInteger> attempts = new java.util.concurrent.ConcurrentHashMap<>();
+    final List<CreateSessionRequest> creates = Collections.synchronizedList(new ArrayList<>());
+    volatile boolean createHangs;
+
+    void fail(String method, StatusRuntimeException... errors) {
+      failures.computeIfAbsent(method, m -> new ArrayDeque<>()).addAll(List.of(errors));
+    }
+
+    int attempts(String method) {
+      return attempts.computeIfAbsent(method, m -> new AtomicInteger()).get();
+    }
+
+    private <T> void answer(String method, T response, StreamObserver<T> observer) {
+      attempts.computeIfAbsent(method, m -> new AtomicInteger()).incrementAndGet();
+      StatusRuntimeException next;
+      synchronized (failures) {
+        next = failures.getOrDefault(method, new ArrayDeque<>()).poll();
+      }
+      if (next != null) {
+        observer.onError(next);
+        return;
+      }
+      observer.onNext(response);
+      observer.onCompleted();
+    }
+
+    @Override
+    public void getSession(GetSessionRequest request, StreamObserver<GetSessionResponse> observer) {
+      answer("GetSession", GetSessionResponse.newBuilder().setSession(Session.newBuilder().setId(request.getSessionId())).build(), observer);
+    }
+
+    @Override
+    public void joinSession(JoinSessionRequest request, StreamObserver<JoinSessionResponse> observer) {
+      answer("JoinSession", JoinSessionResponse.getDefaultInstance(), observer);
+    }
+
+    @Override
+    public void startSession(StartSessionRequest request, StreamObserver<StartSessionResponse> observer) {
+      answer("StartSession", StartSessionResponse.getDefaultInstance(), observer);
+    }
+
+    @Override
+    public void addParticipant(AddParticipantRequest request, StreamObserver<AddParticipantResponse> observer) {
+      answer("AddParticipant", AddParticipantResponse.getDefaultInstance(), observer);
+    }
+
+    @Override
+    public void createSession(CreateSessionRequest request, StreamObserver<CreateSessionResponse> observer) {
+      creates.add(request);
+      if (createHangs) {
+        attempts.computeIfAbsent("CreateSession", m -> new AtomicInteger()).incrementAndGet();
+        return; // never answers: the attempt ends with its deadline
+      }
+      answer("CreateSession", CreateSessionResponse.newBuilder().setSession(Session.newBuilder().setId("ses_created")).build(), observer);
+    }
+  }
+
+  /** An error as the server sends it: code, message and an ErrorInfo with the reason. */
+  static StatusRuntimeException error(Status.Code code, ErrorReason reason) {
+    return StatusProto.toStatusRuntimeException(com.google.rpc.Status.newBuilder()
+        .setCode(code.value())
+        .setMessage("scripted " + reason)
+        .addDetails(Any.pack(ErrorInfo.newBuilder().setDomain("convene.dev").setReason(reason.name()).build()))
+        .build());
+  }
+
+  static CreateSessionRequest create(String externalRef) {
+    return CreateSessionRequest.newBuilder()
+        .setExternalRef(externalRef).setMedia(MediaType.MEDIA_TYPE_AUDIO)
+        .setScheduledStartTime(Timestamps.fromSeconds(2_000_000_000L))
+        .setScheduledEndTime(Timestamps.fromSeconds(2_000_001_800L)).build();
+  }
+
+  final Flaky flaky = new Flaky();
+  Server flakyServer;
+  ManagedChannel flakyChannel;
+
+  /** A client over a channel configured with {@link ConveneClient#configureRetries}, to {@link #flaky}. */
+  ConveneClient flakyClient() throws Exception {
+    String name = InProcessServerBuilder.generateName();
+    flakyServer = InProcessServerBuilder.forName(name).addService(flaky).build().start();
+    flakyChannel = ConveneClient.configureRetries(InProcessChannelBuilder.forName(name)).build();
+    return ConveneClient.withApiKey(flakyChannel, "cvk_any_key");
+  }
+
+  @AfterEach
+  void stopFlaky() {
+    if (flakyChannel != null) {
+      flakyChannel.shutdownNow();
+    }
+    if (flakyServer != null) {
+      flakyServer.shutdownNow();
+    }
+  }
+
+  @Test
+  void retriedMethods_areExactlyThoseTheContractDeclaresIdempotent() {
+    assertEquals(Set.of(
+            "convene.v1.SessionService/GetSession",
+            "convene.v1.SessionService/ListSessions",
+            "convene.v1.SessionService/ListParticipants",
+            "convene.v1.SessionService/ListSessionEvents",
+            "convene.v1.SessionService/GetSessionStats",
+            "convene.v1.SessionService/JoinSession"),
+        ConveneClient.retriedMethods());
+
+    // Every name in the service config names one method: none covers a whole service.
+    @SuppressWarnings("unchecked")
+    var methodConfig = (List<Map<String, ?>>) ConveneClient.serviceConfig().get("methodConfig");
+    assertEquals(1, methodConfig.size());
+    @SuppressWarnings("unchecked")
+    var names = (List<Map<String, String>>) methodConfig.get(0).get("name");
+    assertEquals(6, names.size());
+    assertTrue(names.stream().allMatch(n -> n.get("method") != null && !n.get("method").isEmpty()), names.toString());
+    assertEquals(Map.of(
+            "maxAttempts", 4.0, "initialBackoff", "0.1s", "maxBackoff", "2s", "backoffMultiplier", 2.0,
+            "retryableStatusCodes", List.of("UNAVAILABLE", "RESOURCE_EXHAUSTED")),
+        methodConfig.get(0).get("retryPolicy"));
+  }
+
+  @Test
+  void noSideEffectsMethod_isRetriedOnUnavailable_andSucceeds() throws Exception {
+    ConveneClient client = flakyClient();
+    flaky.fail("GetSession",
+        error(Status.Code.UNAVAILABLE, ErrorReason.DATABASE_UNAVAILABLE),
+        Status.UNAVAILABLE.withDescription("connection reset").asRuntimeException());
+
+    GetSessionResponse r = client.sessions().getSession(GetSessionRequest.newBuilder().setSessionId("ses_1").build());
+
+    assertEquals("ses_1", r.getSession().getId());
+    assertEquals(3, flaky.attempts("GetSession"));
+  }
+
+  @Test
+  void idempotentMethod_isRetriedOnResourceExhausted_andSucceeds() throws Exception {
+    ConveneClient client = flakyClient();
+    flaky.fail("JoinSession", error(Status.Code.RESOURCE_EXHAUSTED, ErrorReason.SERVER_OVERLOADED));
+
+    client.sessions().joinSession(JoinSessionRequest.newBuilder().setSessionId("ses_1").setUserId("u").build());
+
+    assertEquals(2, flaky.attempts("JoinSession"));
+  }
+
+  @Test
+  void noSideEffectsMethod_givesUpAfterFourAttempts() throws Exception {
+    ConveneClient client = flakyClient();
+    for (int i = 0; i < 5; i++) {
+      flaky.fail("GetSession", error(Status.Code.UNAVAILABLE, ErrorReason.DATABASE_UNAVAILABLE));
+    }
+
+    StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
+        () -> client.sessions().getSession(GetSessionRequest.newBuilder().setSessionId("ses_1").build()));
+
+    assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode());
+    assertEquals(4, flaky.attempts("GetSession"));
+  }
+
+  @Test
+  void noSideEffectsMethod_isNotRetriedOnOtherCodes() throws Exception {
+    ConveneClient client = flakyClient();
+    flaky.fail("GetSession", error(Status.Code.UNKNOWN, ErrorReason.INTERNAL));
+
+    StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
+        () -> client.sessions().getSession(GetSessionRequest.newBuilder().setSessionId("ses_1").build()));
+
+    assertEquals(Status.Code.UNKNOWN, e.getStatus().getCode());
+    assertEquals(1, flaky.attempts("GetSession"));
+  }
+
+  @Test
+  void nonIdempotentMethods_areAttemptedOnce_onUnavailable() throws Exception {
+    ConveneClient client = flakyClient();
+    flaky.fail("StartSession", Status.UNAVAILABLE.withDescription("connection reset after commit").asRuntimeException());
+    flaky.fail("AddParticipant", error(Status.Code.UNAVAILABLE, ErrorReason.DATABASE_UNAVAILABLE));
+    flaky.fail("CreateSession", Status.UNAVAILABLE.asRuntimeException());
+
+    StatusRuntimeException start = assertThrows(StatusRuntimeException.class,
+        () -> client.sessions().startSession(StartSessionRequest.newBuilder().setSessionId("ses_1").build()));
+    StatusRuntimeException add = assertThrows(StatusRuntimeException.class,
+        () -> client.sessions().addParticipant(AddParticipantRequest.newBuilder().setSessionId("ses_1").build()));
+    // The plain stub never repeats a create, request_id or not; the helper below does.
+    StatusRuntimeException created = assertThrows(StatusRuntimeException.class,
+        () -> client.sessions().createSession(create("x").toBuilder().setRequestId("r-1").build()));
+
+    assertEquals(Status.Code.UNAVAILABLE, start.getStatus().getCode());
+    assertEquals(Status.Code.UNAVAILABLE, add.getStatus().getCode());
+    assertEquals(Status.Code.UNAVAILABLE, created.getStatus().getCode());
+    assertEquals(1, flaky.attempts("StartSession"));
+    assertEquals(1, flaky.attempts("AddParticipant"));
+    assertEquals(1, flaky.attempts("CreateSession"));
+  }
+
+  @Test
+  void createSession_withRequestId_isRetriedOnUnavailableUnknownAndDeadline_andSucceeds() throws Exception {
+    ConveneClient client = flakyClient();
+    flaky.fail("CreateSession",
+        Status.UNAVAILABLE.withDescription("connection reset").asRuntimeException(),
+        error(Status.Code.UNKNOWN, ErrorReason.COMMIT_OUTCOME_UNKNOWN),
+        error(Status.Code.DEADLINE_EXCEEDED, ErrorReason.DEADLINE_EXCEEDED));
+    CreateSessionRequest request = create("appt-1").toBuilder().setRequestId("create-appt-1").build();
+
+    CreateSessionResponse r = client.createSession(request);
+
+    assertEquals("ses_created", r.getSession().getId());
+    assertEquals(4, flaky.attempts("CreateSession"));
+    assertEquals(List.of(request, request, request, request), flaky.creates);
+  }
+
+  @Test
+  void createSession_withRequestId_isRetriedOnResourceExhausted_andGivesUpAfterFourAttempts() throws Exception {
+    ConveneClient client = flakyClient();
+    for (int i = 0; i < 5; i++) {
+      flaky.fail("CreateSession", error(Status.Code.RESOURCE_EXHAUSTED, ErrorReason.SERVER_OVERLOADED));
+    }
+
+    StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
+        () -> client.createSession(create("appt-2").toBuilder().setRequestId("create-appt-2").build()));
+
+    assertEquals(ErrorReason.SERVER_OVERLOADED, ConveneClient.errorReason(e));
+    assertEquals(4, flaky.attempts("CreateSession"));
+  }
+
+  @Test
+  void createSession_withoutRequestId_isAttemptedOnce() throws Exception {
+    ConveneClient client = flakyClient();
+    flaky.fail("CreateSession", Status.UNAVAILABLE.withDescription("connection reset").asRuntimeException());
+
+    StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> client.createSession(create("appt-3")));
+
+    assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode());
+    assertEquals(1, flaky.attempts("CreateSession"));
+  }
+
+  @Test
+  void createSession_requestIdReused_isNotRetried() throws Exception {
+    ConveneClient client = flakyClient();
+    flaky.fail("CreateSession", error(Status.Code.INVALID_ARGUMENT, ErrorReason.REQUEST_ID_REUSED));
+
+    StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
+        () -> client.createSession(create("appt-4").toBuilder().setRequestId("create-appt-4").build()));
+
+    assertEquals(Status.Code.INVALID_ARGUMENT, e.getStatus().getCode());
+    assertEquals(ErrorReason.REQUEST_ID_REUSED, ConveneClient.errorReason(e));
+    assertEquals(1, flaky.attempts("CreateSession"));
+  }
+
+  @Test
+  void createSession_withRequestId_isNotRetriedOnOtherCodes() throws Exception {
+    ConveneClient client = flakyClient();
+    flaky.fail("CreateSession", error(Status.Code.ALREADY_EXISTS, ErrorReason.EXTERNAL_REF_ALREADY_EXISTS));
+
+    StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
+        () -> client.createSession(create("appt-5").toBuilder().setRequestId("create-appt-5").build()));
+
+    assertEquals(ErrorReason.EXTERNAL_REF_ALREADY_EXISTS, ConveneClient.errorReason(e));
+    assertEquals(1, flaky.attempts("CreateSession"));
+  }
+
+  @Test
+  void createSession_withRequestId_stopsAtTheOverallDeadline() throws Exception {
+    ConveneClient client = flakyClient();
+    flaky.createHangs = true;
+    long started = System.nanoTime();
+
+    StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> client.createSession(
+        create("appt-6").toBuilder().setRequestId("create-appt-6").build(), Deadline.after(300, TimeUnit.MILLISECONDS)));
+
+    long tookMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
+    assertEquals(Status.Code.DEADLINE_EXCEEDED, e.getStatus().getCode());
+    assertEquals(1, flaky.attempts("CreateSession"), "no attempt after the deadline passed");
+    assertTrue(tookMs < 2_000, "took " + tookMs + " ms");
   }
 }
