@@ -7,6 +7,7 @@ from convene.client import (
     FieldViolation,
     channel_options,
     error_details,
+    retried_methods,
     service_config,
 )
 
@@ -17,5 +18,6 @@ __all__ = [
     "FieldViolation",
     "channel_options",
     "error_details",
+    "retried_methods",
     "service_config",
 ]

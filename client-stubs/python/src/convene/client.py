@@ -4,22 +4,51 @@ The channel stays the caller's: it decides TLS (grpc.secure_channel with
 grpc.ssl_channel_credentials()), load balancing and retries (see channel_options()). This helper
 only attaches `authorization: Bearer <credential>` to every call and gives calls without a
 timeout of their own DEFAULT_TIMEOUT seconds.
+
+Retries follow the contract: channel_options() retries only the methods whose descriptors declare
+idempotency_level NO_SIDE_EFFECTS or IDEMPOTENT, and ConveneClient.create_session() retries a
+create that carries a request_id. Nothing else is repeated: an UNAVAILABLE can come from a
+connection that broke after the server applied a change.
 """
 
 from __future__ import annotations
 
 import json
+import random
+import time
 from dataclasses import dataclass, field
-from typing import List, Optional, Sequence, Tuple
+from typing import FrozenSet, List, Optional, Sequence, Tuple
 
 import grpc
+from google.protobuf import descriptor_pb2
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from convene.v1 import session_service_pb2_grpc
+from convene.v1 import session_service_pb2, session_service_pb2_grpc
 
 DEFAULT_TIMEOUT = 10.0
 """Seconds a call may take when it sets no timeout itself."""
+
+MAX_ATTEMPTS = 4
+"""Attempts of a call that is safe to repeat, the first included."""
+INITIAL_BACKOFF = 0.1
+"""Seconds of backoff before the first retry; each later one may wait BACKOFF_MULTIPLIER times longer."""
+MAX_BACKOFF = 2.0
+"""The longest backoff between two attempts, in seconds."""
+BACKOFF_MULTIPLIER = 2.0
+
+# The generated modules whose services the retry policy covers: every method is read from its
+# descriptor, so a new RPC is retried once it declares an idempotency_level, and not before.
+_CONTRACT = (session_service_pb2,)
+_SAFE_LEVELS = (descriptor_pb2.MethodOptions.NO_SIDE_EFFECTS, descriptor_pb2.MethodOptions.IDEMPOTENT)
+_CREATE_RETRIED_ON = frozenset(
+    {
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        grpc.StatusCode.UNKNOWN,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+    }
+)
 
 
 class _CallDetails(grpc.ClientCallDetails):
@@ -78,26 +107,79 @@ class ConveneClient:
         if not credential or not credential.strip():
             raise ValueError("credential is empty")
         self._channel = grpc.intercept_channel(channel, _BearerAndDeadline(credential.strip(), default_timeout))
+        self._default_timeout = default_timeout
         self.sessions = session_service_pb2_grpc.SessionServiceStub(self._channel)
         """convene.v1.SessionService."""
+
+    def create_session(self, request, *, timeout: Optional[float] = None, metadata=None):
+        """CreateSession, retried when that is safe.
+
+        With a request_id the server returns the session the first attempt created, so an attempt
+        that failed with UNAVAILABLE, RESOURCE_EXHAUSTED, UNKNOWN (COMMIT_OUTCOME_UNKNOWN: it may
+        have been applied) or DEADLINE_EXCEEDED is repeated with the same request, up to
+        MAX_ATTEMPTS attempts with the backoff of service_config(), while `timeout` (seconds for all
+        attempts together; default the client's default timeout) leaves time. Any other failure,
+        INVALID_ARGUMENT (REQUEST_ID_REUSED) included, is raised at once, as is every failure of a
+        create without a request_id: that one is never repeated. Raises the last attempt's
+        grpc.RpcError.
+        """
+        budget = timeout if timeout is not None else self._default_timeout
+        deadline = None if budget is None else time.monotonic() + budget
+        backoff = INITIAL_BACKOFF
+        attempt = 1
+        while True:
+            remaining = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+            try:
+                return self.sessions.CreateSession(request, timeout=remaining, metadata=metadata)
+            except grpc.RpcError as error:
+                if not request.request_id or attempt >= MAX_ATTEMPTS or error.code() not in _CREATE_RETRIED_ON:
+                    raise
+                pause = random.uniform(0, backoff)  # full jitter, as gRPC's own retries
+                backoff = min(backoff * BACKOFF_MULTIPLIER, MAX_BACKOFF)
+                if deadline is not None and deadline - time.monotonic() <= pause:
+                    raise
+                time.sleep(pause)
+                attempt += 1
 
     def __repr__(self) -> str:
         return "ConveneClient(<redacted>)"
 
 
+def retried_methods() -> FrozenSet[str]:
+    """Full names ("convene.v1.SessionService/GetSession") of the methods whose contract declares
+    idempotency_level NO_SIDE_EFFECTS or IDEMPOTENT, read from the generated descriptors: repeating
+    them changes nothing more than one call would, so service_config() retries them."""
+    return frozenset(
+        f"{service.full_name}/{method.name}"
+        for module in _CONTRACT
+        for service in module.DESCRIPTOR.services_by_name.values()
+        for method in service.methods
+        if method.GetOptions().idempotency_level in _SAFE_LEVELS
+    )
+
+
 def service_config() -> dict:
-    """Retries every convene.v1 call on UNAVAILABLE (a replica or the database briefly away), up to
-    4 attempts with exponential backoff. Creates are safe to retry when they carry a request_id."""
+    """Retries the retried_methods() on UNAVAILABLE (a replica or the database briefly away) and
+    RESOURCE_EXHAUSTED (the server shed the call), up to MAX_ATTEMPTS attempts with exponential
+    backoff, within the call's timeout. Other methods get no retry policy: an UNAVAILABLE can
+    follow a change the server applied. ConveneClient.create_session() retries creates that carry
+    a request_id."""
+    names = [
+        {"service": service, "method": method}
+        for service, method in (name.split("/") for name in sorted(retried_methods()))
+    ]
+    if not names:
+        return {}
     return {
         "methodConfig": [
             {
-                "name": [{"service": "convene.v1.SessionService"}],
+                "name": names,
                 "retryPolicy": {
-                    "maxAttempts": 4,
-                    "initialBackoff": "0.1s",
-                    "maxBackoff": "2s",
-                    "backoffMultiplier": 2,
-                    "retryableStatusCodes": ["UNAVAILABLE"],
+                    "maxAttempts": MAX_ATTEMPTS,
+                    "initialBackoff": f"{INITIAL_BACKOFF:g}s",
+                    "maxBackoff": f"{MAX_BACKOFF:g}s",
+                    "backoffMultiplier": BACKOFF_MULTIPLIER,
+                    "retryableStatusCodes": ["UNAVAILABLE", "RESOURCE_EXHAUSTED"],
                 },
             }
         ]
