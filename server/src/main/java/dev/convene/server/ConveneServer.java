@@ -15,7 +15,11 @@ import io.grpc.protobuf.services.ProtoReflectionServiceV1;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.List;
+import java.sql.Connection;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import javax.sql.DataSource;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -28,6 +32,8 @@ public final class ConveneServer {
 
   private final Server server;
   private final HealthStatusManager health = new HealthStatusManager();
+  private ScheduledExecutorService readiness;
+  private volatile boolean databaseUp = true;
 
   /**
    * The largest request accepted, in bytes. The largest valid request, a CreateSession with every
@@ -70,6 +76,32 @@ public final class ConveneServer {
     return this;
   }
 
+  /**
+   * Reports the server NOT_SERVING while {@code database} does not answer (checked every second),
+   * so Envoy sends calls to replicas that can serve them; SERVING again once it does.
+   */
+  public ConveneServer watchDatabase(DataSource database) {
+    readiness = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "convene-readiness");
+      t.setDaemon(true);
+      return t;
+    });
+    readiness.scheduleWithFixedDelay(() -> {
+      boolean up;
+      try (Connection c = database.getConnection()) {
+        up = c.isValid(1);
+      } catch (Exception e) {
+        up = false;
+      }
+      if (up != databaseUp) {
+        databaseUp = up;
+        log.warn(up ? "The database answers again: SERVING" : "The database does not answer: NOT_SERVING");
+        health.setStatus("", up ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
+      }
+    }, 1, 1, TimeUnit.SECONDS);
+    return this;
+  }
+
   /** The port the server listens on (-1 for in-process). */
   public int port() {
     return server.getPort();
@@ -77,7 +109,27 @@ public final class ConveneServer {
 
   /** Reports NOT_SERVING, stops taking calls, and waits up to {@code grace} for in-flight ones. */
   public void shutdown(Duration grace) {
+    shutdown(Duration.ZERO, grace);
+  }
+
+  /**
+   * Reports NOT_SERVING and keeps serving for {@code drainDelay}, long enough for Envoy's health
+   * checks to take this replica out of rotation; then stops taking calls and waits up to
+   * {@code grace} for in-flight ones.
+   */
+  public void shutdown(Duration drainDelay, Duration grace) {
+    if (readiness != null) {
+      readiness.shutdownNow();
+    }
     health.enterTerminalState();
+    if (!drainDelay.isZero() && !drainDelay.isNegative()) {
+      log.info("NOT_SERVING; still taking calls for {} while the load balancer moves traffic away", drainDelay);
+      try {
+        Thread.sleep(drainDelay.toMillis());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
     server.shutdown();
     try {
       if (!server.awaitTermination(grace.toMillis(), TimeUnit.MILLISECONDS)) {

@@ -83,12 +83,46 @@ public final class Main implements Runnable {
     return new ValidationInterceptor(ValidatorFactory.newBuilder().build());
   }
 
+  /**
+   * Runs the hottest code of a call (protovalidate's compiled rules and CEL, the JDBC driver's
+   * round trip) a few thousand times before the server reports SERVING, so the first calls Envoy
+   * sends are not the ones that pay for class loading and the first JIT tiers.
+   */
+  static void warmUp(ValidationInterceptor validation, javax.sql.DataSource ds) {
+    long start = System.nanoTime();
+    var ts = com.google.protobuf.Timestamp.newBuilder().setSeconds(1_900_000_000L).build();
+    var create = dev.convene.v1.CreateSessionRequest.newBuilder().setExternalRef("warm-up").setTitle("warm-up")
+        .setMedia(dev.convene.v1.MediaType.MEDIA_TYPE_VIDEO).setScheduledStartTime(ts)
+        .setScheduledEndTime(ts.toBuilder().setSeconds(ts.getSeconds() + 1800)).putMetadata("k", "v")
+        .addParticipants(dev.convene.v1.ParticipantSpec.newBuilder().setUserId("u")
+            .setRole(dev.convene.v1.ParticipantRole.PARTICIPANT_ROLE_HOST)).build();
+    var get = dev.convene.v1.GetSessionRequest.newBuilder().setSessionId("ses_warmup").build();
+    for (int i = 0; i < 3000; i++) {
+      validation.violations(create);
+      validation.violations(get);
+    }
+    try (java.sql.Connection c = ds.getConnection(); var ps = c.prepareStatement("SELECT 1")) {
+      for (int i = 0; i < 300; i++) {
+        ps.executeQuery().close();
+      }
+    } catch (java.sql.SQLException e) {
+      log.warn("Warm-up could not reach the database: {}", e.getClass().getSimpleName());
+    }
+    log.info("Warmed up in {} ms", java.time.Duration.ofNanos(System.nanoTime() - start).toMillis());
+  }
+
   /** The configured database, or the embedded one (started, or attached to if already running). */
   static final class Db implements AutoCloseable {
     final Database database;
     final EmbeddedDatabase embedded;
 
     Db(ConveneConfig config, boolean attachToRunning) {
+      if (config.databaseUrl().isEmpty() && config.production()) {
+        // A production replica whose database variable went missing must not serve an empty
+        // embedded database behind the load balancer.
+        throw new IllegalStateException("CONVENE_ENVIRONMENT=production needs CONVENE_DATABASE_URL; "
+            + "refusing to start an embedded database");
+      }
       if (config.databaseUrl().isPresent()) {
         embedded = null;
         database = Database.open(config.databaseUrl().get(), config);
@@ -143,11 +177,18 @@ public final class Main implements Runnable {
       Platform platform = platform(db.database, clock, ids, config);
       List<Feature> features = features(platform);
       Admission admission = new Admission(config.poolSize(), config.requestQueue());
-      ConveneServer server = new ConveneServer(NettyServerBuilder.forPort(config.grpcPort()), admission,
-          new AuthInterceptor(jdbi, clock, config.authCacheTtl()), validation(), services(features));
+      ValidationInterceptor validation = validation();
+      warmUp(validation, db.database.dataSource());
+      // Envoy keeps its upstream connections alive with HTTP/2 pings (envoy.yaml: every 30 s); gRPC's
+      // default would answer pings more often than every 5 minutes with a too_many_pings GOAWAY.
+      NettyServerBuilder netty = NettyServerBuilder.forPort(config.grpcPort())
+          .permitKeepAliveTime(10, java.util.concurrent.TimeUnit.SECONDS).permitKeepAliveWithoutCalls(true);
+      ConveneServer server = new ConveneServer(netty, admission,
+          new AuthInterceptor(jdbi, clock, config.authCacheTtl()), validation, services(features));
       JobRunner jobs = jobs(platform, features);
       Shutdown shutdown = new Shutdown()
-          .then("stop taking calls and drain in-flight ones", () -> server.shutdown(config.shutdownGrace()))
+          .then("report NOT_SERVING, keep serving for the drain delay, then drain in-flight calls",
+              () -> server.shutdown(config.drainDelay(), config.shutdownGrace()))
           .then("let a running job finish", jobs::close)
           .then("stop the request threads", admission::close)
           .then("close the database", db::close);
@@ -157,6 +198,7 @@ public final class Main implements Runnable {
         db.close();
         throw new IllegalStateException("could not listen on port " + config.grpcPort(), e);
       }
+      server.watchDatabase(db.database.dataSource());
       jobs.start(config.jobInterval());
       log.info("Convene is serving gRPC on port {}", server.port());
       Runtime.getRuntime().addShutdownHook(new Thread(() -> {

@@ -28,6 +28,13 @@ import java.util.Optional;
  *                             revoked key may keep working this long (default PT5S, PT0S turns the cache off)
  * @param pageTokenSecret      CONVENE_PAGE_TOKEN_SECRET: base64 of at least 32 bytes that sign page tokens (secret);
  *                             unset, the replicas share one generated on first start and kept in the database
+ * @param environment          CONVENE_ENVIRONMENT: {@code development} (default) or {@code production}; production
+ *                             refuses to start without CONVENE_DATABASE_URL instead of serving an embedded database
+ * @param drainDelay           CONVENE_DRAIN_DELAY: on shutdown, how long the server keeps serving while reporting
+ *                             NOT_SERVING, so Envoy's health checks move traffic away first (default PT6S; PT0S
+ *                             stops at once)
+ * @param databaseStartupWait  CONVENE_DATABASE_STARTUP_WAIT: how long start-up waits for the database to accept
+ *                             connections before giving up (default PT60S)
  */
 public record ConveneConfig(
     int grpcPort,
@@ -43,7 +50,15 @@ public record ConveneConfig(
     int requestQueue,
     Duration maxTransactionTime,
     Duration authCacheTtl,
-    Optional<byte[]> pageTokenSecret) {
+    Optional<byte[]> pageTokenSecret,
+    String environment,
+    Duration drainDelay,
+    Duration databaseStartupWait) {
+
+  /** True when the deployment declared itself production (CONVENE_ENVIRONMENT=production). */
+  public boolean production() {
+    return environment.equals("production");
+  }
 
   public static ConveneConfig fromEnv(Map<String, String> env) {
     Reader r = new Reader(env);
@@ -61,13 +76,17 @@ public record ConveneConfig(
         r.integer("CONVENE_REQUEST_QUEUE", 1000, 1, 1_000_000),
         r.duration("CONVENE_DATABASE_MAX_TRANSACTION_TIME", Duration.ofSeconds(10)),
         r.durationOrZero("CONVENE_AUTH_CACHE_TTL", Duration.ofSeconds(5)),
-        r.secret("CONVENE_PAGE_TOKEN_SECRET", 32));
+        r.secret("CONVENE_PAGE_TOKEN_SECRET", 32),
+        r.oneOf("CONVENE_ENVIRONMENT", "development", "development", "production"),
+        r.durationOrZero("CONVENE_DRAIN_DELAY", Duration.ofSeconds(6)),
+        r.duration("CONVENE_DATABASE_STARTUP_WAIT", Duration.ofSeconds(60)));
   }
 
   @Override
   public String toString() {
     // Never print the password.
-    return "ConveneConfig[grpcPort=" + grpcPort + ", database=" + (databaseUrl.isPresent() ? "external" : "embedded")
+    return "ConveneConfig[environment=" + environment + ", grpcPort=" + grpcPort
+        + ", database=" + (databaseUrl.isPresent() ? "external" : "embedded")
         + ", poolSize=" + poolSize + ", embeddedDataDir=" + embeddedDataDir + ", jobInterval=" + jobInterval + "]";
   }
 
@@ -80,6 +99,14 @@ public record ConveneConfig(
 
     String string(String name, String dflt) {
       return optional(name).orElse(dflt);
+    }
+
+    String oneOf(String name, String dflt, String... allowed) {
+      String v = string(name, dflt);
+      if (!java.util.Arrays.asList(allowed).contains(v)) {
+        throw new IllegalArgumentException(name + " must be one of " + String.join(", ", allowed));
+      }
+      return v;
     }
 
     int integer(String name, int dflt, int min, int max) {

@@ -1,6 +1,7 @@
 package dev.convene.server.db;
 
 import com.zaxxer.hikari.HikariConfig;
+import dev.convene.server.grpc.ErrorMapping;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.convene.server.config.ConveneConfig;
 import java.time.Duration;
@@ -13,6 +14,7 @@ import org.jdbi.v3.sqlobject.SqlObjectPlugin;
 
 /** The connection pool, migrated schema and Jdbi handle the services share. */
 public final class Database implements AutoCloseable {
+  private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(Database.class);
   private final HikariDataSource dataSource;
   private final Jdbi jdbi;
 
@@ -74,7 +76,34 @@ public final class Database implements AutoCloseable {
 
   public static Database open(String jdbcUrl, ConveneConfig config) {
     return open(jdbcUrl, config.databaseUser(), config.databasePassword(), config.poolSize(), config.connectTimeout(),
-        config.maxTransactionTime());
+        config.maxTransactionTime(), config.databaseStartupWait());
+  }
+
+  /**
+   * Like {@link #open(String, String, String, int, Duration, Duration)}, but waits up to
+   * {@code startupWait} for the database to accept connections (a replica starting while
+   * PostgreSQL restarts, or before it is up), logging each attempt, instead of failing at once.
+   */
+  public static Database open(String jdbcUrl, String user, String password, int poolSize, Duration connectTimeout,
+      Duration maxTransactionTime, Duration startupWait) {
+    long deadline = System.nanoTime() + startupWait.toNanos();
+    for (int attempt = 1; ; attempt++) {
+      try {
+        return open(jdbcUrl, user, password, poolSize, connectTimeout, maxTransactionTime);
+      } catch (RuntimeException e) {
+        if (!ErrorMapping.isDatabaseUnavailable(e) || System.nanoTime() > deadline) {
+          throw e;
+        }
+        log.warn("Waiting for the database (attempt {}, up to {}): it does not accept connections yet", attempt,
+            startupWait);
+        try {
+          Thread.sleep(1000);
+        } catch (InterruptedException ie) {
+          Thread.currentThread().interrupt();
+          throw e;
+        }
+      }
+    }
   }
 
   static void migrate(DataSource ds) {

@@ -76,6 +76,16 @@ public final class TestServer implements AutoCloseable {
     channel = InProcessChannelBuilder.forName(name).directExecutor().build();
   }
 
+  /** Starts the server's readiness watch of its database (health NOT_SERVING while it is down). */
+  public void watchDatabase() {
+    server.watchDatabase(database.dataSource());
+  }
+
+  /** Shuts the server down as Main does: NOT_SERVING, serving on for {@code drainDelay}, then draining. */
+  public void shutdown(Duration drainDelay, Duration grace) {
+    server.shutdown(drainDelay, grace);
+  }
+
   public Jdbi jdbi() {
     return database.jdbi();
   }
