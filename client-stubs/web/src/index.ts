@@ -1,10 +1,13 @@
 /**
  * Convene for browsers: a typed SessionService client over gRPC-Web (through the Envoy edge),
- * with the credential attached to every call and a default deadline.
+ * with the credential attached to every call, a default deadline, and retries of what is safe to
+ * repeat.
  */
+import type { DescMethod, DescService } from "@bufbuild/protobuf";
+import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import { createClient, ConnectError, Code, type Client, type Interceptor } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
-import { SessionService } from "./gen/convene/v1/session_service_pb.js";
+import { SessionService, type CreateSessionRequest } from "./gen/convene/v1/session_service_pb.js";
 import { BadRequestSchema, ErrorInfoSchema } from "./gen/google/rpc/error_details_pb.js";
 import { ErrorReason } from "./gen/convene/v1/errors_pb.js";
 
@@ -23,7 +26,10 @@ export interface ConveneClientOptions {
   defaultTimeoutMs?: number;
   /** A fetch implementation (tests, service workers); default the global one. */
   fetch?: typeof globalThis.fetch;
-  /** More interceptors, run after the one that adds the credential. */
+  /**
+   * More interceptors, run after the one that adds the credential and before the retries (see
+   * `retryInterceptor`): they see each call once, not each attempt.
+   */
   interceptors?: Interceptor[];
 }
 
@@ -31,7 +37,8 @@ export interface ConveneClientOptions {
  * Creates a SessionService client that calls `baseUrl` (the Envoy edge, e.g.
  * `https://api.example.com`) over gRPC-Web and sends `authorization: Bearer <credential>` on
  * every call. In a browser the credential should be the short-lived user credential your
- * backend obtained for this user, not a tenant API key.
+ * backend obtained for this user, not a tenant API key. Calls are retried only when that is safe
+ * (see `retryInterceptor`).
  */
 export function createConveneClient(
   baseUrl: string,
@@ -50,10 +57,131 @@ export function createConveneClient(
     // gRPC-Web with protobuf on the wire; Envoy's grpc_web filter bridges it to gRPC.
     useBinaryFormat: true,
     defaultTimeoutMs: options.defaultTimeoutMs ?? 10_000,
-    interceptors: [bearer, ...(options.interceptors ?? [])],
+    interceptors: [bearer, ...(options.interceptors ?? []), retryInterceptor()],
     fetch: options.fetch,
   });
   return createClient(SessionService, transport);
+}
+
+/** Attempts of a call that is safe to repeat, the first included. */
+export const MAX_ATTEMPTS = 4;
+/** Backoff before the first retry, in ms; each later one may wait twice as long, up to MAX_BACKOFF_MS. */
+export const INITIAL_BACKOFF_MS = 100;
+/** The longest backoff between two attempts, in ms. */
+export const MAX_BACKOFF_MS = 2_000;
+const BACKOFF_MULTIPLIER = 2;
+
+/** The services whose methods the retry rules read their idempotency level from. */
+const CONTRACT: readonly DescService[] = [SessionService];
+
+/** After these, a method the contract declares safe to repeat is retried. */
+const SAFE_RETRY_CODES: ReadonlySet<Code> = new Set([Code.Unavailable, Code.ResourceExhausted]);
+/** After these, a CreateSession that carries a request_id is retried. */
+const CREATE_RETRY_CODES: ReadonlySet<Code> = new Set([
+  Code.Unavailable,
+  Code.ResourceExhausted,
+  Code.Unknown,
+  Code.DeadlineExceeded,
+]);
+
+/** Whether the contract declares `idempotency_level` NO_SIDE_EFFECTS or IDEMPOTENT for `method`. */
+function safeToRepeat(method: DescMethod): boolean {
+  return (
+    method.idempotency === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS ||
+    method.idempotency === MethodOptions_IdempotencyLevel.IDEMPOTENT
+  );
+}
+
+/**
+ * Full names (`convene.v1.SessionService/GetSession`) of the methods whose contract declares
+ * `idempotency_level` NO_SIDE_EFFECTS or IDEMPOTENT, read from the generated descriptors
+ * (`DescMethod.idempotency`): a new RPC is retried once it declares a level, and not before.
+ */
+export function retriedMethods(): string[] {
+  return CONTRACT.flatMap((service) =>
+    service.methods.filter(safeToRepeat).map((method) => `${service.typeName}/${method.name}`),
+  );
+}
+
+/**
+ * The retry rules every Convene client helper follows; `createConveneClient` installs it.
+ *
+ * - A unary method whose contract declares `idempotency_level` NO_SIDE_EFFECTS or IDEMPOTENT is
+ *   retried after UNAVAILABLE or RESOURCE_EXHAUSTED.
+ * - CreateSession carrying a `requestId` (the server returns the session the first attempt
+ *   created) is retried after UNAVAILABLE, RESOURCE_EXHAUSTED, UNKNOWN (COMMIT_OUTCOME_UNKNOWN) or
+ *   DEADLINE_EXCEEDED. Never after INVALID_ARGUMENT (REQUEST_ID_REUSED) or any other code.
+ * - Nothing else is retried: an UNAVAILABLE can come from a connection that broke after the
+ *   server applied a change, and repeating it would apply it twice.
+ *
+ * At most MAX_ATTEMPTS attempts, with a random backoff of up to 100 ms doubling to at most 2 s,
+ * all within the call's one deadline: each retry sends the time that is left as `grpc-timeout`.
+ */
+export function retryInterceptor(): Interceptor {
+  return (next) => async (req) => {
+    const codes = req.stream
+      ? undefined // server streams: none is declared safe today, and a replay could repeat messages
+      : safeToRepeat(req.method)
+        ? SAFE_RETRY_CODES
+        : req.method === SessionService.method.createSession && (req.message as CreateSessionRequest).requestId
+          ? CREATE_RETRY_CODES
+          : undefined;
+    if (codes === undefined) {
+      return next(req);
+    }
+    const timeoutMs = parseGrpcTimeout(req.header.get("grpc-timeout"));
+    const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
+    let backoff = INITIAL_BACKOFF_MS;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await next(req);
+      } catch (error) {
+        if (attempt >= MAX_ATTEMPTS || req.signal.aborted || !codes.has(ConnectError.from(error).code)) {
+          throw error;
+        }
+        const pause = Math.random() * backoff; // full jitter, as gRPC's own retries
+        backoff = Math.min(backoff * BACKOFF_MULTIPLIER, MAX_BACKOFF_MS);
+        if (deadline !== undefined && deadline - Date.now() <= pause) {
+          throw error;
+        }
+        if (!(await sleep(pause, req.signal))) {
+          throw error;
+        }
+        if (deadline !== undefined) {
+          req.header.set("grpc-timeout", `${Math.max(1, Math.floor(deadline - Date.now()))}m`);
+        }
+      }
+    }
+  };
+}
+
+/** Milliseconds of a `grpc-timeout` header value ("10000m", "10S"); undefined if none. */
+function parseGrpcTimeout(value: string | null): number | undefined {
+  const match = value?.match(/^(\d{1,8})([HMSmun])$/);
+  if (!match) {
+    return undefined;
+  }
+  const perUnit: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1_000, m: 1, u: 1e-3, n: 1e-6 };
+  return Number(match[1]) * perUnit[match[2]];
+}
+
+/** Waits `ms`; false if `signal` aborted first (the deadline passed or the caller cancelled). */
+function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (signal.aborted) {
+      resolve(false);
+      return;
+    }
+    const onAbort = () => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve(true);
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
 }
 
 /** What a failed call says, decoded from grpc-status, grpc-message and grpc-status-details-bin. */
