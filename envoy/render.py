@@ -31,7 +31,8 @@ VARIABLES = {
     "CONVENE_EDGE_DESCRIPTOR": (str(DEFAULT_DESCRIPTOR), "descriptor set for REST/JSON transcoding, as built by descriptor.sh"),
     "CONVENE_EDGE_TLS_CERT": ("", "PEM certificate chain; with CONVENE_EDGE_TLS_KEY turns on TLS on the listener"),
     "CONVENE_EDGE_TLS_KEY": ("", "PEM private key for CONVENE_EDGE_TLS_CERT"),
-    "CONVENE_EDGE_HEALTH_INTERVAL": ("5s", "interval of the gRPC health checks of each replica"),
+    "CONVENE_EDGE_HEALTH_INTERVAL": ("2s", "interval of the gRPC health checks of each replica; with 2 failures to "
+                                     "mark one unhealthy, keep 2 x interval + 1 s below the servers' CONVENE_DRAIN_DELAY"),
     "CONVENE_EDGE_STREAM_IDLE_TIMEOUT": ("3600s", "how long a stream may stay idle before Envoy closes it"),
     "CONVENE_EDGE_MAX_CONNECTIONS": ("10000", "most downstream connections Envoy accepts at once"),
 }

@@ -24,6 +24,7 @@ import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.time.Clock;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
 import org.jdbi.v3.core.Jdbi;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -37,7 +38,7 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "convene", mixinStandardHelpOptions = true,
     description = "Convene: the session backend for video and voice calls.",
-    subcommands = {Main.Serve.class, Main.TenantCommand.class, Main.KeyCommand.class})
+    subcommands = {Main.Serve.class, Main.DatabaseCommand.class, Main.TenantCommand.class, Main.KeyCommand.class})
 public final class Main implements Runnable {
   private static final Logger log = LoggerFactory.getLogger(Main.class);
 
@@ -207,6 +208,28 @@ public final class Main implements Runnable {
       }, "convene-shutdown"));
       try {
         server.awaitTermination();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  @Command(name = "database", description = "Run only the embedded PostgreSQL (durable serving mode) until stopped, "
+      + "for replicas that share it through CONVENE_DATABASE_URL.")
+  static final class DatabaseCommand implements Runnable {
+    @Override
+    public void run() {
+      ConveneConfig config = ConveneConfig.fromEnv(System.getenv());
+      EmbeddedDatabase embedded = EmbeddedDatabase.start(config.embeddedDataDir(), config.embeddedPort());
+      CountDownLatch stopped = new CountDownLatch(1);
+      Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+        embedded.close();
+        stopped.countDown();
+      }, "convene-database-stop"));
+      log.info("PostgreSQL is serving on 127.0.0.1:{} (data in {}); stop with SIGTERM", config.embeddedPort(),
+          config.embeddedDataDir());
+      try {
+        stopped.await();
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
