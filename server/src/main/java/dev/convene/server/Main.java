@@ -112,6 +112,16 @@ public final class Main implements Runnable {
     log.info("Warmed up in {} ms", java.time.Duration.ofNanos(System.nanoTime() - start).toMillis());
   }
 
+  /**
+   * The server's transport. Envoy keeps its upstream connections alive with HTTP/2 pings
+   * (envoy.yaml: every 30 s, clients may choose 10 s); gRPC's default would answer pings more often
+   * than every 5 minutes with a too_many_pings GOAWAY, ending every call on the connection.
+   */
+  static NettyServerBuilder netty(int port) {
+    return NettyServerBuilder.forPort(port)
+        .permitKeepAliveTime(5, java.util.concurrent.TimeUnit.SECONDS).permitKeepAliveWithoutCalls(true);
+  }
+
   /** The configured database, or the embedded one (started, or attached to if already running). */
   static final class Db implements AutoCloseable {
     final Database database;
@@ -180,11 +190,7 @@ public final class Main implements Runnable {
       Admission admission = new Admission(config.poolSize(), config.requestQueue());
       ValidationInterceptor validation = validation();
       warmUp(validation, db.database.dataSource());
-      // Envoy keeps its upstream connections alive with HTTP/2 pings (envoy.yaml: every 30 s); gRPC's
-      // default would answer pings more often than every 5 minutes with a too_many_pings GOAWAY.
-      NettyServerBuilder netty = NettyServerBuilder.forPort(config.grpcPort())
-          .permitKeepAliveTime(10, java.util.concurrent.TimeUnit.SECONDS).permitKeepAliveWithoutCalls(true);
-      ConveneServer server = new ConveneServer(netty, admission,
+      ConveneServer server = new ConveneServer(netty(config.grpcPort()), admission,
           new AuthInterceptor(jdbi, clock, config.authCacheTtl()), validation, services(features));
       JobRunner jobs = jobs(platform, features);
       Shutdown shutdown = new Shutdown()
