@@ -61,6 +61,7 @@ class EnvoyConfigSchemaTest {
           .add(DownstreamTlsContext.getDescriptor())
           .add(PreviousHostsPredicate.getDescriptor())
           .add(DownstreamConnectionsConfig.getDescriptor())
+          .add(io.envoyproxy.envoy.extensions.formatter.req_without_query.v3.ReqWithoutQuery.getDescriptor())
           .build();
 
   private static final Path ENVOY_DIR = Path.of("").toAbsolutePath();
