@@ -68,6 +68,50 @@ class EnvoyConfigSchemaTest {
 
   @TempDir Path tmp;
 
+  /** Methods of the contract with idempotency_level NO_SIDE_EFFECTS or IDEMPOTENT, as gRPC paths. */
+  private static java.util.Set<String> idempotentMethods() throws IOException {
+    java.util.Set<String> paths = new java.util.TreeSet<>();
+    try (var files = Files.walk(ENVOY_DIR.resolve("../proto/src/main/proto/convene/v1"))) {
+      for (Path proto : files.filter(f -> f.toString().endsWith(".proto")).toList()) {
+        String text = Files.readString(proto);
+        java.util.regex.Matcher service = java.util.regex.Pattern.compile("(?m)^service (\\w+)").matcher(text);
+        if (!service.find()) {
+          continue;
+        }
+        String[] rpcs = text.split("(?m)^  rpc ");
+        for (int i = 1; i < rpcs.length; i++) {
+          if (rpcs[i].matches("(?s)[^\\n]*\\n    option idempotency_level = (NO_SIDE_EFFECTS|IDEMPOTENT);.*")) {
+            paths.add("/convene.v1." + service.group(1) + "/" + rpcs[i].substring(0, rpcs[i].indexOf('(')));
+          }
+        }
+      }
+    }
+    return paths;
+  }
+
+  @Test
+  void onlyTheContractsIdempotentMethods_areRetriedAfterAReset() throws Exception {
+    Bootstrap bootstrap = parseBootstrap(render(Map.of("CONVENE_EDGE_UPSTREAMS", "server-a:9090")));
+    HttpConnectionManager hcm = bootstrap.getStaticResources().getListeners(0).getFilterChains(0).getFilters(0)
+        .getTypedConfig().unpack(HttpConnectionManager.class);
+    java.util.Set<String> retriedAfterReset = new java.util.TreeSet<>();
+    for (var route : hcm.getRouteConfig().getVirtualHosts(0).getRoutesList()) {
+      if (!route.hasRoute()) {
+        continue;
+      }
+      List<String> on = List.of(route.getRoute().getRetryPolicy().getRetryOn().split(","));
+      assertFalse(on.contains("5xx") || on.contains("gateway-error") || on.contains("deadline-exceeded")
+          || on.contains("internal") || on.contains("unknown"), "a retry after a failure that may follow a change: " + route);
+      if (on.contains("reset")) {
+        assertFalse(route.getMatch().getPath().isEmpty(), "a reset is retried only for named methods: " + route);
+        retriedAfterReset.add(route.getMatch().getPath());
+      }
+    }
+    java.util.Set<String> expected = idempotentMethods();
+    assertTrue(expected.contains("/convene.v1.SessionService/GetSession"), "the contract was read: " + expected);
+    assertEquals(expected, retriedAfterReset);
+  }
+
   @Test
   void renderedConfig_withoutTls_parsesAsBootstrapWithNoDeprecatedField() throws Exception {
     Bootstrap bootstrap =
