@@ -15,11 +15,9 @@ import io.grpc.protobuf.services.ProtoReflectionServiceV1;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.List;
-import java.sql.Connection;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import javax.sql.DataSource;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -77,22 +75,17 @@ public final class ConveneServer {
   }
 
   /**
-   * Reports the server NOT_SERVING while {@code database} does not answer (checked every second),
-   * so Envoy sends calls to replicas that can serve them; SERVING again once it does.
+   * Reports the server NOT_SERVING while {@code databaseAnswers} says no (checked every second),
+   * so Envoy sends calls to replicas that can serve them; SERVING again once it says yes.
    */
-  public ConveneServer watchDatabase(DataSource database) {
+  public ConveneServer watchDatabase(java.util.function.BooleanSupplier databaseAnswers) {
     readiness = Executors.newSingleThreadScheduledExecutor(r -> {
       Thread t = new Thread(r, "convene-readiness");
       t.setDaemon(true);
       return t;
     });
     readiness.scheduleWithFixedDelay(() -> {
-      boolean up;
-      try (Connection c = database.getConnection()) {
-        up = c.isValid(1);
-      } catch (Exception e) {
-        up = false;
-      }
+      boolean up = databaseAnswers.getAsBoolean();
       if (up != databaseUp) {
         databaseUp = up;
         log.warn(up ? "The database answers again: SERVING" : "The database does not answer: NOT_SERVING");

@@ -205,7 +205,7 @@ public final class Main implements Runnable {
         db.close();
         throw new IllegalStateException("could not listen on port " + config.grpcPort(), e);
       }
-      server.watchDatabase(db.database.dataSource());
+      server.watchDatabase(db.database::answers);
       jobs.start(config.jobInterval());
       log.info("Convene is serving gRPC on port {}", server.port());
       Runtime.getRuntime().addShutdownHook(new Thread(() -> {

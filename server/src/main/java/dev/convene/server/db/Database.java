@@ -4,6 +4,7 @@ import com.zaxxer.hikari.HikariConfig;
 import dev.convene.server.grpc.ErrorMapping;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.convene.server.config.ConveneConfig;
+import java.sql.SQLException;
 import java.time.Duration;
 import javax.sql.DataSource;
 import org.flywaydb.core.Flyway;
@@ -18,8 +19,22 @@ public final class Database implements AutoCloseable {
   private final HikariDataSource dataSource;
   private final Jdbi jdbi;
 
-  private Database(HikariDataSource dataSource) {
+  private final java.util.Properties probeProperties = new java.util.Properties();
+  private final String jdbcUrl;
+  private java.sql.Connection probe;
+
+  private Database(HikariDataSource dataSource, String jdbcUrl, String user, String password) {
     this.dataSource = dataSource;
+    this.jdbcUrl = jdbcUrl;
+    if (!user.isEmpty()) {
+      probeProperties.setProperty("user", user);
+    }
+    if (!password.isEmpty()) {
+      probeProperties.setProperty("password", password);
+    }
+    probeProperties.setProperty("connectTimeout", "1");
+    probeProperties.setProperty("socketTimeout", "2");
+    probeProperties.setProperty("loginTimeout", "2");
     this.jdbi = Jdbi.create(dataSource).installPlugin(new SqlObjectPlugin()).installPlugin(new PostgresPlugin());
     // An exception's message must not carry the statement's bound values (titles, names, metadata):
     // exceptions are logged.
@@ -67,7 +82,7 @@ public final class Database implements AutoCloseable {
       migrate(ds);
       // The migrations' connections dropped the timeouts; replace them with fresh ones.
       ds.getHikariPoolMXBean().softEvictConnections();
-      return new Database(ds);
+      return new Database(ds, jdbcUrl, user, password);
     } catch (RuntimeException e) {
       ds.close();
       throw e;
@@ -112,6 +127,36 @@ public final class Database implements AutoCloseable {
         .initSql("SET statement_timeout = 0; SET lock_timeout = 0").load().migrate();
   }
 
+  /**
+   * Whether PostgreSQL answers, on a connection of its own (never the pool's: a pool busy with
+   * calls, or waiting for connections, would make the answer late), with short timeouts.
+   */
+  public synchronized boolean answers() {
+    try {
+      if (probe == null || probe.isClosed()) {
+        probe = java.sql.DriverManager.getConnection(jdbcUrl, probeProperties);
+      }
+      try (var st = probe.createStatement()) {
+        st.execute("SELECT 1");
+      }
+      return true;
+    } catch (SQLException e) {
+      closeProbe();
+      return false;
+    }
+  }
+
+  private synchronized void closeProbe() {
+    if (probe != null) {
+      try {
+        probe.close();
+      } catch (SQLException ignored) {
+        // already broken
+      }
+      probe = null;
+    }
+  }
+
   public Jdbi jdbi() {
     return jdbi;
   }
@@ -123,6 +168,7 @@ public final class Database implements AutoCloseable {
 
   @Override
   public void close() {
+    closeProbe();
     dataSource.close();
   }
 }

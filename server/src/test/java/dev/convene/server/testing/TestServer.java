@@ -78,7 +78,7 @@ public final class TestServer implements AutoCloseable {
 
   /** Starts the server's readiness watch of its database (health NOT_SERVING while it is down). */
   public void watchDatabase() {
-    server.watchDatabase(database.dataSource());
+    server.watchDatabase(database::answers);
   }
 
   /** Shuts the server down as Main does: NOT_SERVING, serving on for {@code drainDelay}, then draining. */
