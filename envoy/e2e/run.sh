@@ -283,6 +283,11 @@ check "unknown session is 404 with ErrorInfo SESSION_NOT_FOUND" \
 code="$(curl -s -m 10 -o "$tmp/body" -w '%{http_code}' "$base/v1/sessions" || true)"
 check "no credential is 401 with ErrorInfo MISSING_CREDENTIAL" \
   test "$code $(json '[x["reason"] for x in d["details"]][0]' <"$tmp/body" 2>/dev/null)" = "401 MISSING_CREDENTIAL"
+# Envoy's access log: one JSON line per request, the path without its query string (filters such
+# as externalRef are client data).
+access_ok() { grep -q '"path":"/' "$logs/envoy.log" && ! grep -q "$ref_rest" "$logs/envoy.log"; }
+check "Envoy's JSON access log has paths but not query strings (the externalRef value is nowhere in it)" \
+  wait_for "access log line" 5 access_ok
 r="$(http GET "/v1/sessions?noSuchParam=1")"
 check "an unknown query parameter is 400" test "$(status_of "$r")" = 400
 r="$(http GET /not/an/api)"

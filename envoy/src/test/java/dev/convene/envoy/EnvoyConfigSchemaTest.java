@@ -107,6 +107,9 @@ class EnvoyConfigSchemaTest {
         retriedAfterReset.add(route.getMatch().getPath());
       }
     }
+    // Below the server's 64 KiB (ConveneServer.MAX_HEADER_BYTES): an oversized header is refused
+    // by Envoy for that request alone, never by the server for the whole connection.
+    assertEquals(32, hcm.getMaxRequestHeadersKb().getValue());
     java.util.Set<String> expected = idempotentMethods();
     assertTrue(expected.contains("/convene.v1.SessionService/GetSession"), "the contract was read: " + expected);
     assertEquals(expected, retriedAfterReset);
