@@ -122,8 +122,13 @@ public final class SessionService extends SessionServiceGrpc.SessionServiceImplB
       });
     } catch (UnableToExecuteStatementException e) {
       if (isUniqueViolation(e, "sessions_external_ref")) {
-        throw ConveneException.alreadyExists(ErrorReason.EXTERNAL_REF_ALREADY_EXISTS,
-            "the tenant already has a session with this external_ref");
+        // A concurrent retry of this very create may have inserted first: PostgreSQL can report
+        // the external_ref index before the request_id one it was told to skip on. Then this is
+        // that create's answer, not a conflict.
+        Optional<SessionRow> twin = fingerprint == null ? Optional.empty()
+            : earlier(Principal.current().tenantId(), req, fingerprint);
+        return twin.orElseThrow(() -> ConveneException.alreadyExists(ErrorReason.EXTERNAL_REF_ALREADY_EXISTS,
+            "the tenant already has a session with this external_ref"));
       }
       throw e;
     }

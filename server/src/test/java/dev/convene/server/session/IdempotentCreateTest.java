@@ -45,7 +45,7 @@ class IdempotentCreateTest {
 
   @Test
   void twoHundredConcurrentIdenticalCreates_makeOneSession() throws Exception {
-    int trials = 5;
+    int trials = 20;
     int callers = 200;
     ExecutorService pool = Executors.newFixedThreadPool(32);
     try {
