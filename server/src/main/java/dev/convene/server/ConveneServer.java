@@ -49,7 +49,8 @@ public final class ConveneServer {
   public ConveneServer(ServerBuilder<?> builder, Admission admission, AuthInterceptor auth,
       ValidationInterceptor validation, List<BindableService> services) {
     ErrorMappingInterceptor errors = new ErrorMappingInterceptor();
-    builder.executor(admission.dispatchExecutor()).callExecutor(admission)
+    // A direct executor: calls are looked up on the transport thread, and Admission places them.
+    builder.directExecutor().callExecutor(admission)
         .maxInboundMessageSize(MAX_REQUEST_BYTES).maxInboundMetadataSize(MAX_HEADER_BYTES);
     for (BindableService service : services) {
       // The last interceptor listed runs first: admission, then errors around auth around validation.

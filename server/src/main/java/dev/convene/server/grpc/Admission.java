@@ -24,9 +24,10 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * Which calls run, and on which threads.
  *
- * <p>gRPC looks every call up on a small dispatch pool and asks {@link #getExecutor} where to run
- * it. Health and reflection stay on the dispatch pool, so a health check never waits behind
- * requests. A service call takes one of {@code threads + queue} permits and runs on the request
+ * <p>gRPC looks every call up on the transport's own thread (the server's executor is direct) and
+ * asks {@link #getExecutor} where to run it: no thread hop before a call is placed. Health checks
+ * are answered right there, and reflection on a small pool of its own, so neither ever waits
+ * behind requests. A service call takes one of {@code threads + queue} permits and runs on the request
  * threads (as many as database connections); without a free permit it is answered at once with
  * RESOURCE_EXHAUSTED ({@code SERVER_OVERLOADED}, safe to retry with backoff: nothing ran) instead of
  * waiting in an unbounded queue. A call whose deadline passed or whose client went away while it
@@ -37,11 +38,12 @@ public final class Admission implements ServerCallExecutorSupplier, ServerInterc
   private static final Metadata.Key<String> SHED = Metadata.Key.of("convene-internal-shed", Metadata.ASCII_STRING_MARSHALLER);
   private static final Metadata.Key<String> ADMITTED =
       Metadata.Key.of("convene-internal-admitted", Metadata.ASCII_STRING_MARSHALLER);
-  /** Services whose calls stay on the dispatch pool, outside admission. */
-  private static final Set<String> OPEN_SERVICES = Set.of("grpc.health.v1.Health",
-      "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection");
+  /** Services outside admission: health, answered on the transport thread, and reflection. */
+  private static final String HEALTH = "grpc.health.v1.Health";
+  private static final Set<String> REFLECTION = Set.of("grpc.reflection.v1.ServerReflection",
+      "grpc.reflection.v1alpha.ServerReflection");
 
-  private final ExecutorService dispatch;
+  private final ExecutorService reflection;
   private final ExecutorService requests;
   private final Semaphore permits;
   private final int capacity;
@@ -50,13 +52,13 @@ public final class Admission implements ServerCallExecutorSupplier, ServerInterc
   public Admission(int threads, int queue) {
     this.capacity = threads + queue;
     this.permits = new Semaphore(capacity);
-    this.dispatch = pool("convene-dispatch", 2);
+    this.reflection = pool("convene-reflection", 1);
     this.requests = pool("convene-request", threads);
   }
 
   private static ExecutorService pool(String name, int threads) {
     AtomicInteger n = new AtomicInteger();
-    // Unbounded queues: the permits bound what waits on the request threads, and dispatch work is tiny.
+    // Unbounded queues: the permits bound what waits on the request threads; reflection is rare.
     return new ThreadPoolExecutor(threads, threads, 60, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
       Thread t = new Thread(r, name + "-" + n.incrementAndGet());
       t.setDaemon(true);
@@ -64,10 +66,6 @@ public final class Admission implements ServerCallExecutorSupplier, ServerInterc
     });
   }
 
-  /** The executor every call is looked up on; passed to the server builder. */
-  public Executor dispatchExecutor() {
-    return dispatch;
-  }
 
   /** Calls admitted and not yet finished. */
   public int inFlight() {
@@ -78,12 +76,16 @@ public final class Admission implements ServerCallExecutorSupplier, ServerInterc
   public <Q, R> Executor getExecutor(ServerCall<Q, R> call, Metadata headers) {
     headers.removeAll(SHED);
     headers.removeAll(ADMITTED);
-    if (OPEN_SERVICES.contains(call.getMethodDescriptor().getServiceName())) {
+    String service = call.getMethodDescriptor().getServiceName();
+    if (HEALTH.equals(service)) {
       return null;
+    }
+    if (REFLECTION.contains(service)) {
+      return reflection;
     }
     if (!permits.tryAcquire()) {
       headers.put(SHED, "1");
-      return null;
+      return null; // answered at once, on the transport thread
     }
     headers.put(ADMITTED, "1");
     return requests;
@@ -143,7 +145,7 @@ public final class Admission implements ServerCallExecutorSupplier, ServerInterc
   /** Stops both pools, letting running calls finish for up to ten seconds. */
   @Override
   public void close() {
-    for (ExecutorService pool : new ExecutorService[] {requests, dispatch}) {
+    for (ExecutorService pool : new ExecutorService[] {requests, reflection}) {
       pool.shutdown();
       try {
         pool.awaitTermination(10, TimeUnit.SECONDS);
