@@ -36,7 +36,7 @@ public final class ConveneServer {
   /**
    * The largest request accepted, in bytes. The largest valid request, a CreateSession with every
    * field at its limit in 4-byte characters (100 participants, 32 metadata pairs), is about 170 KB
-   * (ValidationTest checks it fits); anything larger is RESOURCE_EXHAUSTED before it is parsed.
+   * (BadInputTest checks it fits); anything larger is RESOURCE_EXHAUSTED before it is parsed.
    */
   public static final int MAX_REQUEST_BYTES = 256 * 1024;
   /**

@@ -5,6 +5,7 @@ import build.buf.validate.FieldPathElement;
 import build.buf.validate.FieldRules;
 import build.buf.validate.ValidateProto;
 import build.buf.validate.Violation;
+import com.google.protobuf.Descriptors.Descriptor;
 import com.google.protobuf.Descriptors.FieldDescriptor;
 import com.google.protobuf.Duration;
 import com.google.protobuf.Message;
@@ -12,6 +13,7 @@ import com.google.protobuf.Timestamp;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The checks that must hold before protovalidate's rules can be evaluated safely and quickly, run
@@ -38,44 +40,64 @@ final class ShapeCheck {
     return out;
   }
 
+  /**
+   * What the walk must look at in one message type, worked out once per type: lists and maps
+   * (with their declared size limit, or -1) and fields holding messages. A type with none, such as
+   * GetSessionRequest, costs the walk nothing.
+   */
+  private record Plan(FieldDescriptor field, long max, FieldDescriptor mapKey, FieldDescriptor mapValue) {}
+
+  private static final Map<Descriptor, List<Plan>> PLANS = new ConcurrentHashMap<>();
+
+  private static List<Plan> plan(Descriptor type) {
+    return PLANS.computeIfAbsent(type, t -> {
+      List<Plan> plans = new ArrayList<>();
+      for (FieldDescriptor f : t.getFields()) {
+        FieldRules rules = f.getOptions().getExtension(ValidateProto.field);
+        if (f.isMapField()) {
+          long max = rules.hasMap() && rules.getMap().hasMaxPairs() ? rules.getMap().getMaxPairs() : -1;
+          plans.add(new Plan(f, max, f.getMessageType().findFieldByName("key"),
+              f.getMessageType().findFieldByName("value")));
+        } else if (f.isRepeated()) {
+          long max = rules.hasRepeated() && rules.getRepeated().hasMaxItems() ? rules.getRepeated().getMaxItems() : -1;
+          plans.add(new Plan(f, max, null, null));
+        } else if (f.getJavaType() == FieldDescriptor.JavaType.MESSAGE) {
+          plans.add(new Plan(f, -1, null, null));
+        }
+      }
+      return List.copyOf(plans);
+    });
+  }
+
   private static void walk(Message message, List<FieldPathElement> path, List<Violation> out) {
-    for (Map.Entry<FieldDescriptor, Object> e : message.getAllFields().entrySet()) {
-      FieldDescriptor f = e.getKey();
-      FieldRules rules = f.getOptions().getExtension(ValidateProto.field);
-      if (f.isMapField()) {
-        int n = message.getRepeatedFieldCount(f);
-        if (rules.hasMap() && rules.getMap().hasMaxPairs() && n > rules.getMap().getMaxPairs()) {
-          out.add(violation(path, element(f), "map.max_pairs",
-              "map must be at most " + rules.getMap().getMaxPairs() + " entries"));
-          continue;
+    for (Plan p : plan(message.getDescriptorForType())) {
+      FieldDescriptor f = p.field();
+      if (!f.isRepeated()) {
+        if (message.hasField(f)) {
+          check((Message) message.getField(f), path, element(f).build(), out);
         }
-        FieldDescriptor valueField = f.getMessageType().findFieldByName("value");
-        if (valueField.getJavaType() == FieldDescriptor.JavaType.MESSAGE) {
-          for (Object entry : (List<?>) e.getValue()) {
-            Message m = (Message) entry;
-            Object key = m.getField(f.getMessageType().findFieldByName("key"));
+        continue;
+      }
+      int n = message.getRepeatedFieldCount(f);
+      if (p.max() >= 0 && n > p.max()) {
+        out.add(f.isMapField()
+            ? violation(path, element(f), "map.max_pairs", "map must be at most " + p.max() + " entries")
+            : violation(path, element(f), "repeated.max_items", "value must contain no more than " + p.max() + " item(s)"));
+        continue;
+      }
+      for (int i = 0; i < n; i++) {
+        if (f.isMapField()) {
+          if (p.mapValue().getJavaType() == FieldDescriptor.JavaType.MESSAGE) {
+            Message entry = (Message) message.getRepeatedField(f, i);
             FieldPathElement.Builder el = element(f);
-            if (key instanceof String s) {
-              el.setStringKey(s);
+            if (entry.getField(p.mapKey()) instanceof String key) {
+              el.setStringKey(key);
             }
-            check((Message) m.getField(valueField), path, el.build(), out);
+            check((Message) entry.getField(p.mapValue()), path, el.build(), out);
           }
+        } else if (f.getJavaType() == FieldDescriptor.JavaType.MESSAGE) {
+          check((Message) message.getRepeatedField(f, i), path, element(f).setIndex(i).build(), out);
         }
-      } else if (f.isRepeated()) {
-        int n = message.getRepeatedFieldCount(f);
-        if (rules.hasRepeated() && rules.getRepeated().hasMaxItems() && n > rules.getRepeated().getMaxItems()) {
-          out.add(violation(path, element(f), "repeated.max_items",
-              "value must contain no more than " + rules.getRepeated().getMaxItems() + " item(s)"));
-          continue;
-        }
-        if (f.getJavaType() == FieldDescriptor.JavaType.MESSAGE) {
-          List<?> items = (List<?>) e.getValue();
-          for (int i = 0; i < items.size(); i++) {
-            check((Message) items.get(i), path, element(f).setIndex(i).build(), out);
-          }
-        }
-      } else if (f.getJavaType() == FieldDescriptor.JavaType.MESSAGE) {
-        check((Message) e.getValue(), path, element(f).build(), out);
       }
     }
   }
