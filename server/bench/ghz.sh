@@ -35,8 +35,20 @@ fi
 WORK=$(mktemp -d)
 PORT=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
 PGPORT=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+# JFR records from the server's start when asked: starting a recording in a warm JVM makes it
+# deoptimise and recompile (the event classes are retransformed), so a recording started between
+# phases profiles the interpreter, not the server. Each phase is cut out of it by time. Jdbi's own
+# per-statement events are off: with them on, a recording costs the data layer a tenth.
+JFR_OPTS=()
+if [ -n "${BENCH_JFR_DIR:-}" ]; then
+  mkdir -p "$BENCH_JFR_DIR"
+  JAVA_HOME_DIR=$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")
+  sed 's|</configuration>|  <event name="jdbi.statement"><setting name="enabled">false</setting></event>\n</configuration>|' \
+    "$JAVA_HOME_DIR/lib/jfr/profile.jfc" > "$WORK/bench.jfc"
+  JFR_OPTS=("-XX:StartFlightRecording=name=bench,settings=$WORK/bench.jfc")
+fi
 CONVENE_GRPC_PORT=$PORT CONVENE_EMBEDDED_PORT=$PGPORT CONVENE_EMBEDDED_DATA_DIR=$WORK/pg \
-  java -jar "$JAR" > "$WORK/server.log" 2>&1 &
+  java "${JFR_OPTS[@]}" -jar "$JAR" > "$WORK/server.log" 2>&1 &
 SERVER=$!
 stop() {
   kill "$SERVER" 2>/dev/null
@@ -52,13 +64,14 @@ PSQL=(psql -h 127.0.0.1 -p "$PGPORT" -U postgres -X -q -t -A)
 echo "PostgreSQL: fsync=$("${PSQL[@]}" -c 'SHOW fsync') synchronous_commit=$("${PSQL[@]}" -c 'SHOW synchronous_commit')"
 COMMON=(--insecure --timeout=10s --duration-stop=ignore -c "$CONC" --metadata "{\"authorization\":\"Bearer $KEY\"}")
 
-jfr_start() { [ -z "${BENCH_JFR_DIR:-}" ] || jcmd "$SERVER" JFR.start name="$1" settings=profile > /dev/null; }
+now_utc() { date -u +%Y-%m-%dT%H:%M:%S.%NZ; }
+jfr_start() { [ -z "${BENCH_JFR_DIR:-}" ] || JFR_FROM=$(now_utc); }
 jfr_stop() {
   [ -z "${BENCH_JFR_DIR:-}" ] && return 0
-  mkdir -p "$BENCH_JFR_DIR"
-  jcmd "$SERVER" JFR.stop name="$1" filename="$BENCH_JFR_DIR/$1.jfr" > /dev/null
-  python3 server/bench/jfr-summary.py "$BENCH_JFR_DIR/$1.jfr" > "$BENCH_JFR_DIR/$1.txt"
-  echo "   JFR: $BENCH_JFR_DIR/$1.jfr (summary $BENCH_JFR_DIR/$1.txt)"
+  local to; to=$(now_utc)
+  jcmd "$SERVER" JFR.dump name=bench filename="$BENCH_JFR_DIR/server.jfr" > /dev/null
+  python3 server/bench/jfr-summary.py "$BENCH_JFR_DIR/server.jfr" "$JFR_FROM" "$to" > "$BENCH_JFR_DIR/$1.txt"
+  echo "   JFR: $BENCH_JFR_DIR/server.jfr, $1 phase $JFR_FROM to $to (summary $BENCH_JFR_DIR/$1.txt)"
 }
 # ghz: runs one call and prints "rps p50 p95 p99 ok total" from its JSON report.
 run_ghz() {
@@ -95,8 +108,7 @@ echo "|---|---|---|---|---|---|"
 # This machine's throughput drifts by a third between runs, so the ceiling and the call it bounds
 # are measured back to back, three times, and the ratio is the median of the three.
 # One untimed alternation first: the health and session services share interceptors, so the JIT
-# settles only after both have run in turn. The JFR recordings are taken here, outside the measured
-# rounds (a recording costs the server a third of its throughput).
+# settles only after both have run in turn. The JFR summaries are of this pass.
 jfr_start health
 "$GHZ" "${COMMON[@]}" -z "${SECONDS_PER}s" --call grpc.health.v1.Health/Check -d '{}' "127.0.0.1:$PORT" > /dev/null
 jfr_stop health

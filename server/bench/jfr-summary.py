@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Summarises the CPU samples of a JFR recording: where the server's time goes, by library.
 
-Usage: jfr-summary.py recording.jfr
+Usage: jfr-summary.py recording.jfr [FROM TO]
+FROM and TO (ISO-8601 instants, e.g. 2026-11-22T05:42:00Z) keep only the samples between them: a
+recording that ran from the server's start (so that starting it did not deoptimise warm code) is
+cut down to one phase of the benchmark.
 Prints the number of execution samples, the share of samples with a frame of each library
 anywhere on the stack (inclusive), the Jdbi configuration/mapper hot spots, and the top methods
 by self time (top frame).
@@ -31,12 +34,15 @@ JDBI_HOT = [
 ]
 
 
-def main(path):
+def main(path, start=None, end=None):
     out = subprocess.run(["jfr", "print", "--json", "--stack-depth", "256", "--events", "jdk.ExecutionSample", path],
                          check=True, capture_output=True, text=True).stdout
     events = json.loads(out)["recording"]["events"]
     stacks = []
     for e in events:
+        t = e["values"]["startTime"]
+        if (start and t < start) or (end and t > end):
+            continue
         st = e["values"].get("stackTrace")
         if not st:
             continue
@@ -55,6 +61,12 @@ def main(path):
     for name, needles in JDBI_HOT:
         k = sum(1 for s in stacks if any(f.startswith("org.jdbi.") and any(x in f for x in needles) for f in s))
         print("  %5.1f%%  %s" % (100.0 * k / n, name))
+    print("\ntop methods by inclusive samples (outside gRPC's and the JDK's own frames):")
+    incl = collections.Counter()
+    for s in stacks:
+        incl.update(set(f for f in s if not f.startswith(("io.grpc.", "java.", "jdk.", "sun."))))
+    for method, k in incl.most_common(25):
+        print("  %5.1f%%  %s" % (100.0 * k / n, method))
     print("\ntop methods by self samples:")
     top = collections.Counter(s[0] for s in stacks if s)
     for method, k in top.most_common(15):
@@ -63,6 +75,6 @@ def main(path):
 
 if __name__ == "__main__":
     try:
-        main(sys.argv[1])
+        main(*sys.argv[1:4])
     except BrokenPipeError:
         pass
