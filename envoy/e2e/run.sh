@@ -180,6 +180,10 @@ grpc() { # target method [json] -- plain gRPC with the API key
 }
 healthy() { "$grpcurl_bin" -plaintext -max-time 2 "$1" grpc.health.v1.Health/Check | grep -q '"SERVING"'; }
 
+# One master key for every replica: each decrypts what another encrypted (provider secrets,
+# signing keys), and a replica on an external database refuses to start without one.
+CONVENE_MASTER_KEY="$(java -jar "$jar" master-key)"
+export CONVENE_MASTER_KEY
 start_replica a "$port_a" CONVENE_EMBEDDED_DATA_DIR="$tmp/pg" CONVENE_EMBEDDED_PORT="$port_pg"
 wait_for "replica A" "$deadline_s" healthy "127.0.0.1:$port_a" || die "replica A not SERVING within ${deadline_s}s (see $logs/replica-a.log)"
 pass "replica A serving on 127.0.0.1:$port_a (embedded PostgreSQL on $port_pg, data in a fresh temp dir)"

@@ -15,9 +15,14 @@ import dev.convene.server.platform.JobHandler;
 import dev.convene.server.platform.JobRunner;
 import dev.convene.server.platform.PageTokens;
 import dev.convene.server.platform.Platform;
+import dev.convene.server.platform.SecretBox;
 import dev.convene.server.platform.Shutdown;
 import dev.convene.server.platform.UnitOfWork;
 import dev.convene.server.session.SessionFeature;
+import dev.convene.server.credential.CredentialFeature;
+import dev.convene.server.provider.ProviderFactory;
+import dev.convene.server.provider.ProviderFeature;
+import dev.convene.server.token.TokenFeature;
 import io.grpc.BindableService;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import java.net.InetSocketAddress;
@@ -38,7 +43,8 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "convene", mixinStandardHelpOptions = true,
     description = "Convene: the session backend for video and voice calls.",
-    subcommands = {Main.Serve.class, Main.DatabaseCommand.class, Main.TenantCommand.class, Main.KeyCommand.class})
+    subcommands = {Main.Serve.class, Main.DatabaseCommand.class, Main.TenantCommand.class, Main.KeyCommand.class,
+        Main.MasterKeyCommand.class})
 public final class Main implements Runnable {
   private static final Logger log = LoggerFactory.getLogger(Main.class);
 
@@ -63,12 +69,31 @@ public final class Main implements Runnable {
     Jdbi jdbi = database.jdbi();
     return new Platform(jdbi, database.dataSource(), clock, ids,
         new UnitOfWork(jdbi, clock, config.maxTransactionTime()), new EventLog(jdbi),
-        PageTokens.load(jdbi, clock, config.pageTokenSecret().orElse(null)));
+        PageTokens.load(jdbi, clock, config.pageTokenSecret().orElse(null)), secretBox(config));
+  }
+
+  /**
+   * The master key: CONVENE_MASTER_KEY; or, for the embedded development database only, a keyset
+   * generated into {@code master-key.json} beside its data directory. An external database needs the
+   * variable, so that every replica decrypts what the others encrypted.
+   */
+  static SecretBox secretBox(ConveneConfig config) {
+    if (config.masterKey().isPresent()) {
+      return SecretBox.of(config.masterKey().get());
+    }
+    if (config.databaseUrl().isPresent() || config.production()) {
+      throw new IllegalStateException("CONVENE_MASTER_KEY is required with an external database or in production; "
+          + "make one with 'convene master-key' and give every replica the same one");
+    }
+    return SecretBox.inFile(config.embeddedDataDir().toAbsolutePath().normalize().resolveSibling("master-key.json"));
   }
 
   /** Every feature of the server: the one place a new feature is wired in. */
-  public static List<Feature> features(Platform platform) {
-    return List.of(new SessionFeature(platform));
+  public static List<Feature> features(Platform platform, ProviderFactory providerFactory) {
+    CredentialFeature credentials = new CredentialFeature(platform);
+    ProviderFeature providers = new ProviderFeature(platform, providerFactory);
+    return List.of(new SessionFeature(platform), credentials, providers,
+        new TokenFeature(platform, providers, credentials.issuer()));
   }
 
   public static List<BindableService> services(List<Feature> features) {
@@ -186,12 +211,13 @@ public final class Main implements Runnable {
             "%nFirst start: created tenant 'dev'. Its API key (shown once, stored hashed):%n%n    %s%n%n", k.key()));
       }
       Platform platform = platform(db.database, clock, ids, config);
-      List<Feature> features = features(platform);
+      List<Feature> features = features(platform, new ProviderFactory(config.providerTimeout(), null));
       Admission admission = new Admission(config.poolSize(), config.requestQueue());
       ValidationInterceptor validation = validation();
       warmUp(validation, db.database.dataSource());
       ConveneServer server = new ConveneServer(netty(config.grpcPort()), admission,
-          new AuthInterceptor(jdbi, clock, config.authCacheTtl()), validation, services(features));
+          new AuthInterceptor(jdbi, clock, config.authCacheTtl(), config.trustForwardedFor()), validation,
+          services(features));
       JobRunner jobs = jobs(platform, features);
       Shutdown shutdown = new Shutdown()
           .then("report NOT_SERVING, keep serving for the drain delay, then drain in-flight calls",
@@ -208,6 +234,8 @@ public final class Main implements Runnable {
       server.watchDatabase(db.database::answers);
       jobs.start(config.jobInterval());
       log.info("Convene is serving gRPC on port {}", server.port());
+      features.stream().filter(ProviderFeature.class::isInstance).map(ProviderFeature.class::cast)
+          .forEach(ProviderFeature::checkAllInBackground);
       Runtime.getRuntime().addShutdownHook(new Thread(() -> {
         log.info("Shutting down: draining in-flight calls for up to {}", config.shutdownGrace());
         shutdown.run();
@@ -239,6 +267,16 @@ public final class Main implements Runnable {
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
+    }
+  }
+
+  @Command(name = "master-key", description = "Print a new master key (a Tink AES-256-GCM keyset) for "
+      + "CONVENE_MASTER_KEY. Secret: keep it in a secret store; every replica needs the same one.")
+  static final class MasterKeyCommand implements Runnable {
+    @Override
+    public void run() {
+      System.out.println(java.util.Base64.getEncoder().encodeToString(
+          SecretBox.newKeyset().getBytes(java.nio.charset.StandardCharsets.UTF_8)));
     }
   }
 

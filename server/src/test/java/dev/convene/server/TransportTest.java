@@ -43,7 +43,7 @@ class TransportTest {
     admission = new Admission(4, 20);
     server = new ConveneServer(Main.netty(0), admission,
         new AuthInterceptor(base.jdbi(), base.clock, Duration.ZERO), Main.validation(),
-        Main.services(Main.features(base.platform))).start();
+        Main.services(Main.features(base.platform, new dev.convene.server.provider.ProviderFactory(Duration.ofSeconds(5), null)))).start();
     channel = NettyChannelBuilder.forAddress("127.0.0.1", server.port()).usePlaintext()
         .keepAliveTime(10, TimeUnit.SECONDS).keepAliveWithoutCalls(true).build();
     stub = SessionServiceGrpc.newBlockingStub(channel).withCallCredentials(TestServer.bearer(base.tenantA.key()));

@@ -39,11 +39,23 @@ public final class AuthInterceptor implements ServerInterceptor {
 
   private final Jdbi jdbi;
   private final ApiKeyCache cache;
+  private final CredentialVerifier credentials;
+  private final boolean trustForwardedFor;
   private final Map<String, Set<CallerKind>> policies = new HashMap<>();
 
   public AuthInterceptor(Jdbi jdbi, Clock clock, Duration cacheTtl) {
+    this(jdbi, clock, cacheTtl, false);
+  }
+
+  /**
+   * {@code cacheTtl} bounds how long a revoked API key or user keeps working on this replica;
+   * {@code trustForwardedFor}: see {@link ClientAddress}.
+   */
+  public AuthInterceptor(Jdbi jdbi, Clock clock, Duration cacheTtl, boolean trustForwardedFor) {
     this.jdbi = jdbi;
     this.cache = new ApiKeyCache(clock, cacheTtl, 10_000);
+    this.credentials = new CredentialVerifier(jdbi, clock, cacheTtl);
+    this.trustForwardedFor = trustForwardedFor;
   }
 
   /**
@@ -73,26 +85,36 @@ public final class AuthInterceptor implements ServerInterceptor {
     if (allowed == null) {
       throw new IllegalStateException(method + " was not registered with the access policy");
     }
-    Principal principal = authenticate(headers.get(AUTHORIZATION));
-    if (!allowed.contains(principal.kind())) {
-      throw ConveneException.permissionDenied(ErrorReason.CALLER_NOT_ALLOWED,
-          "a " + principal.kind().name().substring("CALLER_KIND_".length()).toLowerCase()
-              + " credential may not call " + method);
+    Principal principal;
+    if (allowed.contains(CallerKind.CALLER_KIND_ANONYMOUS)) {
+      // The request itself authenticates (an access code), and is throttled by client address.
+      principal = Principal.anonymous();
+    } else {
+      principal = authenticate(headers.get(AUTHORIZATION));
+      if (!allowed.contains(principal.kind())) {
+        throw ConveneException.permissionDenied(ErrorReason.CALLER_NOT_ALLOWED,
+            "a " + principal.kind().name().substring("CALLER_KIND_".length()).toLowerCase()
+                + " credential may not call " + method);
+      }
     }
-    Context ctx = Context.current().withValue(Principal.CONTEXT_KEY, principal);
+    Context ctx = Context.current().withValue(Principal.CONTEXT_KEY, principal)
+        .withValue(ClientAddress.CONTEXT_KEY, ClientAddress.of(call, headers, trustForwardedFor));
     return Contexts.interceptCall(ctx, call, headers, next);
   }
 
   Principal authenticate(String authorization) {
     if (authorization == null || !authorization.regionMatches(true, 0, "Bearer ", 0, 7)) {
       throw ConveneException.unauthenticated(ErrorReason.MISSING_CREDENTIAL,
-          "send authorization: Bearer <api key>");
+          "send authorization: Bearer <api key or credential>");
     }
     if (authorization.length() > MAX_CREDENTIAL_LENGTH) {
       throw ConveneException.unauthenticated(ErrorReason.INVALID_CREDENTIAL,
           "the credential is longer than " + MAX_CREDENTIAL_LENGTH + " characters");
     }
     String key = authorization.substring(7).trim();
+    if (!key.startsWith("cvk_") && CredentialVerifier.looksSigned(key)) {
+      return credentials.verify(key);
+    }
     Optional<String> keyId = ApiKeys.keyId(key);
     if (keyId.isEmpty()) {
       throw invalid();
@@ -112,6 +134,6 @@ public final class AuthInterceptor implements ServerInterceptor {
   }
 
   private static ConveneException invalid() {
-    return ConveneException.unauthenticated(ErrorReason.INVALID_CREDENTIAL, "the API key is unknown or revoked");
+    return ConveneException.unauthenticated(ErrorReason.INVALID_CREDENTIAL, "the credential is unknown or revoked");
   }
 }

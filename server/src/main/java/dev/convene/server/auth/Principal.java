@@ -4,15 +4,32 @@ import dev.convene.v1.CallerKind;
 import io.grpc.Context;
 
 /**
- * Who is calling: the kind of caller, the tenant every query is scoped to, and the credential that
- * proved it (for an API key, its key id, which logs and events name instead of the secret).
+ * Who is calling: the kind of caller, the tenant every query is scoped to, the credential that
+ * proved it (an API key's id, or a signed credential's id), and for end users and guests the
+ * tenant's user id, for guests also the one session they may act in. What a user or guest may do
+ * is then decided from the roster, never from what the request claims.
  */
-public record Principal(CallerKind kind, String tenantId, String credentialId) {
+public record Principal(CallerKind kind, String tenantId, String credentialId, String userId, String sessionId) {
   static final Context.Key<Principal> CONTEXT_KEY = Context.key("convene.principal");
 
   /** A tenant's backend calling with the API key {@code keyId}. */
   public static Principal tenant(String tenantId, String keyId) {
-    return new Principal(CallerKind.CALLER_KIND_TENANT, tenantId, keyId);
+    return new Principal(CallerKind.CALLER_KIND_TENANT, tenantId, keyId, null, null);
+  }
+
+  /** An end user of {@code tenantId} with a user credential. */
+  public static Principal user(String tenantId, String credentialId, String userId) {
+    return new Principal(CallerKind.CALLER_KIND_USER, tenantId, credentialId, userId, null);
+  }
+
+  /** A guest admitted to one session as one roster user. */
+  public static Principal guest(String tenantId, String credentialId, String userId, String sessionId) {
+    return new Principal(CallerKind.CALLER_KIND_GUEST, tenantId, credentialId, userId, sessionId);
+  }
+
+  /** A caller of a method that needs no credential; it has no tenant until its request names one. */
+  public static Principal anonymous() {
+    return new Principal(CallerKind.CALLER_KIND_ANONYMOUS, null, null, null, null);
   }
 
   /** The caller of the current gRPC call; set by {@link AuthInterceptor}. */
@@ -24,8 +41,18 @@ public record Principal(CallerKind kind, String tenantId, String credentialId) {
     return p;
   }
 
+  /** The tenant's backend: may act for any user of its tenant. */
+  public boolean isTenant() {
+    return kind == CallerKind.CALLER_KIND_TENANT;
+  }
+
   /** How the event log names this caller. */
   public String actor() {
-    return "api_key:" + credentialId;
+    return switch (kind) {
+      case CALLER_KIND_TENANT -> "api_key:" + credentialId;
+      case CALLER_KIND_USER -> "user:" + userId;
+      case CALLER_KIND_GUEST -> "guest:" + userId;
+      default -> "anonymous";
+    };
   }
 }

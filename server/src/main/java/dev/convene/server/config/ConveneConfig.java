@@ -35,6 +35,14 @@ import java.util.Optional;
  *                             stops at once)
  * @param databaseStartupWait  CONVENE_DATABASE_STARTUP_WAIT: how long start-up waits for the database to accept
  *                             connections before giving up (default PT60S)
+ * @param masterKey            CONVENE_MASTER_KEY: the Tink AEAD keyset (JSON, or base64 of it; make one with
+ *                             {@code convene master-key}) that encrypts provider secrets at rest (secret). Required
+ *                             in production and with an external database; the embedded development mode generates
+ *                             one next to its data directory
+ * @param providerTimeout      CONVENE_PROVIDER_TIMEOUT: how long a call to Twilio or LiveKit may take (default PT10S)
+ * @param trustForwardedFor    CONVENE_TRUST_FORWARDED_FOR: {@code true} behind Envoy, whose {@code x-forwarded-for}
+ *                             then names the client address that access-code throttling counts (default false: the
+ *                             connection's peer address)
  */
 public record ConveneConfig(
     int grpcPort,
@@ -53,7 +61,10 @@ public record ConveneConfig(
     Optional<byte[]> pageTokenSecret,
     String environment,
     Duration drainDelay,
-    Duration databaseStartupWait) {
+    Duration databaseStartupWait,
+    Optional<String> masterKey,
+    Duration providerTimeout,
+    boolean trustForwardedFor) {
 
   /** True when the deployment declared itself production (CONVENE_ENVIRONMENT=production). */
   public boolean production() {
@@ -79,7 +90,10 @@ public record ConveneConfig(
         r.secret("CONVENE_PAGE_TOKEN_SECRET", 32),
         r.oneOf("CONVENE_ENVIRONMENT", "development", "development", "production"),
         r.durationOrZero("CONVENE_DRAIN_DELAY", Duration.ofSeconds(6)),
-        r.duration("CONVENE_DATABASE_STARTUP_WAIT", Duration.ofSeconds(60)));
+        r.duration("CONVENE_DATABASE_STARTUP_WAIT", Duration.ofSeconds(60)),
+        r.optional("CONVENE_MASTER_KEY"),
+        r.duration("CONVENE_PROVIDER_TIMEOUT", Duration.ofSeconds(10)),
+        r.oneOf("CONVENE_TRUST_FORWARDED_FOR", "false", "false", "true").equals("true"));
   }
 
   @Override

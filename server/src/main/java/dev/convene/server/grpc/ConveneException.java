@@ -10,13 +10,20 @@ public class ConveneException extends RuntimeException {
   private final ErrorReason reason;
   private final String field;
   private final Map<String, String> metadata;
+  private final java.time.Duration retryDelay;
 
   private ConveneException(Status.Code code, ErrorReason reason, String message, String field, Map<String, String> metadata) {
+    this(code, reason, message, field, metadata, null);
+  }
+
+  private ConveneException(Status.Code code, ErrorReason reason, String message, String field,
+      Map<String, String> metadata, java.time.Duration retryDelay) {
     super(message, null, false, false);
     this.code = code;
     this.reason = reason;
     this.field = field;
     this.metadata = Map.copyOf(metadata);
+    this.retryDelay = retryDelay;
   }
 
   public Status.Code code() { return code; }
@@ -24,6 +31,8 @@ public class ConveneException extends RuntimeException {
   /** The request field a bad-input error is about, or null. */
   public String field() { return field; }
   public Map<String, String> metadata() { return metadata; }
+  /** How long the client should wait before trying again (a RetryInfo), or null. */
+  public java.time.Duration retryDelay() { return retryDelay; }
 
   public static ConveneException notFound(ErrorReason reason, String message) {
     return new ConveneException(Status.Code.NOT_FOUND, reason, message, null, Map.of());
@@ -39,6 +48,16 @@ public class ConveneException extends RuntimeException {
 
   public static ConveneException resourceExhausted(ErrorReason reason, String message) {
     return new ConveneException(Status.Code.RESOURCE_EXHAUSTED, reason, message, null, Map.of());
+  }
+
+  /** RESOURCE_EXHAUSTED with a RetryInfo saying when trying again can succeed. */
+  public static ConveneException resourceExhausted(ErrorReason reason, String message, java.time.Duration retryDelay) {
+    return new ConveneException(Status.Code.RESOURCE_EXHAUSTED, reason, message, null, Map.of(), retryDelay);
+  }
+
+  /** A dependency that may come back (UNAVAILABLE): safe to retry. */
+  public static ConveneException unavailable(ErrorReason reason, String message) {
+    return new ConveneException(Status.Code.UNAVAILABLE, reason, message, null, Map.of());
   }
 
   public static ConveneException invalidArgument(ErrorReason reason, String field, String message) {

@@ -34,7 +34,7 @@ public final class ErrorMapping {
       return build(ce.code().value(), ce.getMessage(), ce.reason(), ce.metadata(), ce.field() == null
           ? List.of()
           : List.of(BadRequest.FieldViolation.newBuilder()
-              .setField(ce.field()).setDescription(ce.getMessage()).build()));
+              .setField(ce.field()).setDescription(ce.getMessage()).build()), ce.retryDelay());
     }
     if (isTimeout(t)) {
       log.info("{} failed: DEADLINE_EXCEEDED in the database", method);
@@ -66,6 +66,11 @@ public final class ErrorMapping {
 
   static StatusRuntimeException build(int code, String message, ErrorReason reason,
       Map<String, String> metadata, List<BadRequest.FieldViolation> violations) {
+    return build(code, message, reason, metadata, violations, null);
+  }
+
+  static StatusRuntimeException build(int code, String message, ErrorReason reason,
+      Map<String, String> metadata, List<BadRequest.FieldViolation> violations, java.time.Duration retryDelay) {
     com.google.rpc.Status.Builder status = com.google.rpc.Status.newBuilder()
         .setCode(code)
         .setMessage(message)
@@ -73,6 +78,12 @@ public final class ErrorMapping {
             .setReason(reason.name()).setDomain(DOMAIN).putAllMetadata(metadata).build()));
     if (!violations.isEmpty()) {
       status.addDetails(Any.pack(BadRequest.newBuilder().addAllFieldViolations(violations).build()));
+    }
+    if (retryDelay != null) {
+      status.addDetails(Any.pack(com.google.rpc.RetryInfo.newBuilder()
+          .setRetryDelay(com.google.protobuf.Duration.newBuilder()
+              .setSeconds(retryDelay.getSeconds()).setNanos(retryDelay.getNano()))
+          .build()));
     }
     return StatusProto.toStatusRuntimeException(status.build());
   }

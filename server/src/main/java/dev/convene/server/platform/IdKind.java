@@ -8,7 +8,11 @@ package dev.convene.server.platform;
 public enum IdKind {
   TENANT("ten"),
   API_KEY("key"),
-  SESSION("ses");
+  SESSION("ses"),
+  SIGNING_KEY("sig"),
+  CREDENTIAL("crd"),
+  ACCESS_CODE("acc"),
+  JOIN_TOKEN("tok");
 
   private final String prefix;
 

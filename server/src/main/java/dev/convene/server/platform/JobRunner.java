@@ -127,6 +127,13 @@ public final class JobRunner implements AutoCloseable {
   private boolean run(Claimed job) {
     JobHandler handler = handlers.get(job.kind());
     try {
+      if (handler instanceof OutsideJobHandler outside) {
+        // It calls the outside world: no transaction (or connection) is held meanwhile; the claim's
+        // lease keeps other replicas off it, and the handler must be idempotent.
+        outside.runOutside(job.tenantId(), job.subjectId());
+        jdbi.useHandle(h -> bindClaim(h.createUpdate("DELETE FROM jobs WHERE " + CLAIMED), job).execute());
+        return true;
+      }
       uow.write(job.tenantId(), "system:job:" + job.kind(), tx -> {
         handler.run(tx, job.subjectId());
         bindClaim(tx.handle().createUpdate("DELETE FROM jobs WHERE " + CLAIMED), job).execute();

@@ -15,18 +15,19 @@ public record ParticipantRow(
     Instant lastLeaveTime,
     long connectedMs,
     int joinCount,
-    Instant addTime) {
+    Instant addTime,
+    boolean banned) {
 
   /** This entry after joining at {@code at}. */
   ParticipantRow joined(Instant at) {
     return new ParticipantRow(id, sessionId, userId, displayName, role, true,
-        firstJoinTime == null ? at : firstJoinTime, at, lastLeaveTime, connectedMs, joinCount + 1, addTime);
+        firstJoinTime == null ? at : firstJoinTime, at, lastLeaveTime, connectedMs, joinCount + 1, addTime, banned);
   }
 
   /** This entry after leaving at {@code at}, with the time since the last join added. */
   ParticipantRow left(Instant at) {
     long span = Math.max(0, at.toEpochMilli() - lastJoinTime.toEpochMilli());
     return new ParticipantRow(id, sessionId, userId, displayName, role, false,
-        firstJoinTime, lastJoinTime, at, connectedMs + span, joinCount, addTime);
+        firstJoinTime, lastJoinTime, at, connectedMs + span, joinCount, addTime, banned);
   }
 }

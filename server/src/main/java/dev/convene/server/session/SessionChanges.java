@@ -20,11 +20,17 @@ import org.jdbi.v3.core.Handle;
  * by later statements: a subquery of the locking statement would read the snapshot taken before
  * the lock wait, and two simultaneous joins would each count one.
  */
-final class SessionChanges {
+public final class SessionChanges {
   static final String AGGREGATE = "session";
   static final String HOST = "HOST";
   static final String NO_SHOW_JOB = "session.no_show";
   static final String EMPTY_TIMEOUT_JOB = "session.empty_timeout";
+  /** Ends a terminal session's provider room (handled by the token feature, which drives providers). */
+  public static final String END_ROOM_JOB = "provider.end_room";
+  public static final String ROOM_CREATING = "CREATING";
+  public static final String ROOM_ACTIVE = "ACTIVE";
+  public static final String ROOM_ENDING = "ENDING";
+  public static final String ROOM_ENDED = "ENDED";
 
   private final Tx tx;
   private final Handle h;
@@ -94,6 +100,12 @@ final class SessionChanges {
       next = next.withPresentCount(0);
     }
     SessionStore.updateLifecycle(h, next);
+    if (terminal && s.room().state() != null && !s.room().state().equals(ROOM_ENDED)) {
+      // The provider's room ends too: recorded here, done by a job outside this transaction.
+      h.createUpdate("UPDATE sessions SET room_state = :ending WHERE tenant_id = :tenantId AND id = :id")
+          .bind("ending", ROOM_ENDING).bind("tenantId", tenantId).bind("id", s.id()).execute();
+      tx.schedule(END_ROOM_JOB, s.id(), now);
+    }
     if (emptySince != null && s.emptySince() == null) {
       scheduleEmptyTimeout(next);
     }

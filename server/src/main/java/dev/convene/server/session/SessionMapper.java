@@ -5,6 +5,7 @@ import dev.convene.server.grpc.ProtoTime;
 import dev.convene.v1.MediaType;
 import dev.convene.v1.Participant;
 import dev.convene.v1.ParticipantRole;
+import dev.convene.v1.ProviderKind;
 import dev.convene.v1.Session;
 import dev.convene.v1.SessionEvent;
 import dev.convene.v1.SessionEventType;
@@ -54,12 +55,19 @@ final class SessionMapper {
             .setMaxParticipants(r.maxParticipants())
             .setLobbyEnabled(r.lobbyEnabled())
             .setNoShowGrace(ProtoTime.millis(r.noShowGraceMs()))
-            .setEmptyTimeout(ProtoTime.millis(r.emptyTimeoutMs())))
+            .setEmptyTimeout(ProtoTime.millis(r.emptyTimeoutMs()))
+            .setJoinLead(ProtoTime.millis(r.joinLeadMs())))
         .putAllMetadata(Json.toStringMap(r.metadata()))
         .setCreateTime(ProtoTime.timestamp(r.createTime()))
         .setUpdateTime(ProtoTime.timestamp(r.updateTime()))
         .setStatusReason(r.statusReason())
         .setPresentCount(r.presentCount());
+    if (r.room().provider() != null) {
+      b.setProvider(ProviderKind.valueOf(r.room().provider()));
+    }
+    if (r.room().name() != null) {
+      b.setProviderRoom(r.room().name());
+    }
     if (r.startTime() != null) {
       b.setStartTime(ProtoTime.timestamp(r.startTime()));
     }
@@ -84,7 +92,8 @@ final class SessionMapper {
         .setPresent(p.present())
         .setConnectedDuration(ProtoTime.millis(p.connectedMs()))
         .setJoinCount(p.joinCount())
-        .setAddTime(ProtoTime.timestamp(p.addTime()));
+        .setAddTime(ProtoTime.timestamp(p.addTime()))
+        .setBanned(p.banned());
     if (p.firstJoinTime() != null) {
       b.setFirstJoinTime(ProtoTime.timestamp(p.firstJoinTime()));
     }

@@ -29,19 +29,31 @@ public record SessionRow(
     Instant endTime,
     Instant emptySince,
     Instant noShowDeadline,
-    int presentCount) {
+    int presentCount,
+    long joinLeadMs,
+    Room room) {
+
+  /**
+   * The session's media provider and its room: {@code provider} is null until fixed (at create, or
+   * at the first join token), {@code state} follows the room (null, CREATING, ACTIVE, ENDING, ENDED;
+   * see migration V6).
+   */
+  public record Room(String provider, String name, String sid, String state) {
+    static final Room NONE = new Room(null, null, null, null);
+  }
 
   /** This row with a new lifecycle state; everything else stays. */
   SessionRow withLifecycle(String status, String statusReason, String[] missingRoles, Instant updateTime,
       Instant startTime, Instant endTime, Instant emptySince) {
     return new SessionRow(id, tenantId, externalRef, requestId, title, media, status, scheduledStartTime,
         scheduledEndTime, maxParticipants, lobbyEnabled, noShowGraceMs, emptyTimeoutMs, metadata, statusReason,
-        missingRoles, createTime, updateTime, startTime, endTime, emptySince, noShowDeadline, presentCount);
+        missingRoles, createTime, updateTime, startTime, endTime, emptySince, noShowDeadline, presentCount, joinLeadMs,
+        room);
   }
 
   SessionRow withPresentCount(int count) {
     return new SessionRow(id, tenantId, externalRef, requestId, title, media, status, scheduledStartTime,
         scheduledEndTime, maxParticipants, lobbyEnabled, noShowGraceMs, emptyTimeoutMs, metadata, statusReason,
-        missingRoles, createTime, updateTime, startTime, endTime, emptySince, noShowDeadline, count);
+        missingRoles, createTime, updateTime, startTime, endTime, emptySince, noShowDeadline, count, joinLeadMs, room);
   }
 }

@@ -37,6 +37,7 @@ public final class SessionService extends SessionServiceGrpc.SessionServiceImplB
   static final int DEFAULT_MAX_PARTICIPANTS = 50;
   static final Duration DEFAULT_NO_SHOW_GRACE = Duration.ofMinutes(15);
   static final Duration DEFAULT_EMPTY_TIMEOUT = Duration.ofMinutes(5);
+  static final Duration DEFAULT_JOIN_LEAD = Duration.ofMinutes(10);
   static final int MAX_ROSTER = 200;
 
   private final UnitOfWork uow;
@@ -44,8 +45,10 @@ public final class SessionService extends SessionServiceGrpc.SessionServiceImplB
   private final EventLog events;
   private final PageTokens pageTokens;
   private final SessionStore store;
+  private final org.jdbi.v3.core.Jdbi jdbi;
 
   SessionService(Platform platform, SessionStore store) {
+    this.jdbi = platform.jdbi();
     this.uow = platform.uow();
     this.ids = platform.ids();
     this.events = platform.events();
@@ -105,7 +108,10 @@ public final class SessionService extends SessionServiceGrpc.SessionServiceImplB
             grace,
             (in.hasEmptyTimeout() ? ProtoTime.javaDuration(in.getEmptyTimeout()) : DEFAULT_EMPTY_TIMEOUT).toMillis(),
             Json.ofStringMap(req.getMetadataMap()), "", new String[0], now, now, null, null, null,
-            start.plusMillis(grace), 0);
+            start.plusMillis(grace), 0,
+            (in.hasJoinLead() ? ProtoTime.javaDuration(in.getJoinLead()) : DEFAULT_JOIN_LEAD).toMillis(),
+            req.getProvider() == ProviderKind.PROVIDER_KIND_UNSPECIFIED ? SessionRow.Room.NONE
+                : new SessionRow.Room(req.getProvider().name(), null, null, null));
         // The contract guarantees the roster repeats no user, so it goes in with the session.
         Optional<SessionRow> stored = SessionStore.insertSession(tx.handle(), row, fingerprint, req.getParticipantsList());
         if (stored.isEmpty()) {
@@ -156,7 +162,11 @@ public final class SessionService extends SessionServiceGrpc.SessionServiceImplB
 
   @Override
   public void getSession(GetSessionRequest req, StreamObserver<GetSessionResponse> observer) {
-    String tenantId = Principal.current().tenantId();
+    Principal caller = Principal.current();
+    String tenantId = caller.tenantId();
+    if (!caller.isTenant()) {
+      jdbi.useHandle(h -> Rosters.requireVisible(h, caller, req.getSessionId()));
+    }
     SessionRow row = store.find(tenantId, req.getSessionId()).orElseThrow(() -> sessionNotFound(req.getSessionId()));
     reply(observer, GetSessionResponse.newBuilder().setSession(SessionMapper.toProto(row)).build());
   }
@@ -175,8 +185,16 @@ public final class SessionService extends SessionServiceGrpc.SessionServiceImplB
     Instant from = req.hasScheduledStartFrom() ? ProtoTime.instant(req.getScheduledStartFrom()) : null;
     Instant before = req.hasScheduledStartBefore() ? ProtoTime.instant(req.getScheduledStartBefore()) : null;
     String status = req.getStatus() == SessionStatus.SESSION_STATUS_UNSPECIFIED ? null : SessionMapper.name(req.getStatus());
+    String userFilter = emptyToNull(req.getUserId());
+    if (!Principal.current().isTenant()) {
+      // An end user lists only sessions on whose roster it is.
+      if (userFilter != null) {
+        Rosters.requireSelf(Principal.current(), userFilter);
+      }
+      userFilter = Principal.current().userId();
+    }
     List<SessionRow> rows = store.list(tenantId, status, emptyToNull(req.getExternalRef()),
-        emptyToNull(req.getUserId()), from, before, afterTime, afterId, size + 1);
+        userFilter, from, before, afterTime, afterId, size + 1);
     List<Session> sessions = rows.stream().map(SessionMapper::toProto).toList();
     int n = Pages.fit(sessions, size);
     ListSessionsResponse.Builder out = ListSessionsResponse.newBuilder().addAllSessions(sessions.subList(0, n));
@@ -233,6 +251,9 @@ public final class SessionService extends SessionServiceGrpc.SessionServiceImplB
   @Override
   public void listParticipants(ListParticipantsRequest req, StreamObserver<ListParticipantsResponse> observer) {
     String tenantId = Principal.current().tenantId();
+    if (!Principal.current().isTenant()) {
+      jdbi.useHandle(h -> Rosters.requireVisible(h, Principal.current(), req.getSessionId()));
+    }
     int size = PageTokens.pageSize(req.getPageSize(), 50, 200);
     long after = req.getPageToken().isEmpty() ? 0
         : parseLong(pageTokens.decode(req.getPageToken(), tenantId, "participants", req, 1).get(0));
@@ -260,7 +281,9 @@ public final class SessionService extends SessionServiceGrpc.SessionServiceImplB
 
   @Override
   public void joinSession(JoinSessionRequest req, StreamObserver<JoinSessionResponse> observer) {
+    Rosters.requireSelf(Principal.current(), req.getUserId());
     SessionChanges.JoinResult r = inTransaction(changes -> {
+      Rosters.requireVisible(changes.tx().handle(), Principal.current(), req.getSessionId());
       SessionRow s = changes.lock(req.getSessionId());
       return changes.join(s, changes.participant(s, req.getUserId()));
     });
@@ -270,7 +293,9 @@ public final class SessionService extends SessionServiceGrpc.SessionServiceImplB
 
   @Override
   public void leaveSession(LeaveSessionRequest req, StreamObserver<LeaveSessionResponse> observer) {
+    Rosters.requireSelf(Principal.current(), req.getUserId());
     SessionChanges.JoinResult r = inTransaction(changes -> {
+      Rosters.requireVisible(changes.tx().handle(), Principal.current(), req.getSessionId());
       SessionRow s = changes.lock(req.getSessionId());
       return changes.leaveSession(s, changes.participant(s, req.getUserId()));
     });

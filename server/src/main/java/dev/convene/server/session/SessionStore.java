@@ -30,12 +30,13 @@ final class SessionStore {
       s.scheduled_start_time, s.scheduled_end_time, s.max_participants, s.lobby_enabled,
       s.no_show_grace_ms, s.empty_timeout_ms, s.metadata::text AS metadata, s.status_reason,
       s.missing_roles, s.create_time, s.update_time, s.start_time, s.end_time, s.empty_since,
-      s.no_show_deadline, s.present_count
+      s.no_show_deadline, s.present_count, s.join_lead_ms, s.provider, s.provider_room, s.provider_room_sid,
+      s.room_state
       """;
 
   static final String PARTICIPANT_COLUMNS = """
       id, session_id, user_id, display_name, role, present, first_join_time, last_join_time,
-      last_leave_time, connected_ms, join_count, add_time
+      last_leave_time, connected_ms, join_count, add_time, banned
       """;
 
   static final RowMapper<SessionRow> SESSION = SessionStore::session;
@@ -83,7 +84,7 @@ final class SessionStore {
   }
 
   /** Where request_fingerprint follows SESSION_COLUMNS. */
-  private static final int FINGERPRINT_COLUMN = 24;
+  private static final int FINGERPRINT_COLUMN = 29;
 
   /** A page of the tenant's sessions by scheduled start, then id, after the keyset cursor. */
   List<SessionRow> list(String tenantId, String status, String externalRef, String userId, Instant from,
@@ -156,10 +157,12 @@ final class SessionStore {
             WITH s AS (
               INSERT INTO sessions (id, tenant_id, external_ref, request_id, title, media, status,
                   scheduled_start_time, scheduled_end_time, max_participants, lobby_enabled, no_show_grace_ms,
-                  empty_timeout_ms, metadata, create_time, update_time, no_show_deadline, request_fingerprint)
+                  empty_timeout_ms, metadata, create_time, update_time, no_show_deadline, request_fingerprint,
+                  join_lead_ms, provider)
               VALUES (:id, :tenantId, :externalRef, :requestId, :title, :media, :status,
                   :scheduledStartTime, :scheduledEndTime, :maxParticipants, :lobbyEnabled, :noShowGraceMs,
-                  :emptyTimeoutMs, CAST(:metadata AS jsonb), :createTime, :updateTime, :noShowDeadline, :fingerprint)
+                  :emptyTimeoutMs, CAST(:metadata AS jsonb), :createTime, :updateTime, :noShowDeadline, :fingerprint,
+                  :joinLeadMs, :provider)
               ON CONFLICT (tenant_id, request_id) WHERE request_id IS NOT NULL DO NOTHING
               RETURNING *
             ), roster AS (
@@ -177,7 +180,8 @@ final class SessionStore {
         .bind("maxParticipants", s.maxParticipants()).bind("lobbyEnabled", s.lobbyEnabled())
         .bind("noShowGraceMs", s.noShowGraceMs()).bind("emptyTimeoutMs", s.emptyTimeoutMs())
         .bind("metadata", s.metadata()).bind("createTime", s.createTime()).bind("updateTime", s.updateTime())
-        .bind("noShowDeadline", s.noShowDeadline()).bind("fingerprint", fingerprint), roster)
+        .bind("noShowDeadline", s.noShowDeadline()).bind("fingerprint", fingerprint)
+        .bind("joinLeadMs", s.joinLeadMs()).bind("provider", s.room().provider()), roster)
         .map(SESSION).findOne();
   }
 
@@ -284,12 +288,13 @@ final class SessionStore {
         rs.getString(6), rs.getString(7), instant(rs, 8), instant(rs, 9), rs.getInt(10), rs.getBoolean(11),
         rs.getLong(12), rs.getLong(13), rs.getString(14), rs.getString(15),
         roles == null ? new String[0] : (String[]) roles.getArray(), instant(rs, 17), instant(rs, 18),
-        instant(rs, 19), instant(rs, 20), instant(rs, 21), instant(rs, 22), rs.getInt(23));
+        instant(rs, 19), instant(rs, 20), instant(rs, 21), instant(rs, 22), rs.getInt(23), rs.getLong(24),
+        new SessionRow.Room(rs.getString(25), rs.getString(26), rs.getString(27), rs.getString(28)));
   }
 
   private static ParticipantRow participant(ResultSet rs, StatementContext ctx) throws SQLException {
     return new ParticipantRow(rs.getLong(1), rs.getString(2), rs.getString(3), rs.getString(4), rs.getString(5),
         rs.getBoolean(6), instant(rs, 7), instant(rs, 8), instant(rs, 9), rs.getLong(10), rs.getInt(11),
-        instant(rs, 12));
+        instant(rs, 12), rs.getBoolean(13));
   }
 }

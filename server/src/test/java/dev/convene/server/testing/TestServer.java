@@ -30,6 +30,8 @@ import org.jdbi.v3.core.Jdbi;
  */
 public final class TestServer implements AutoCloseable {
   public static final Instant T0 = Instant.parse("2030-01-01T10:00:00Z");
+  /** A master key made for this test run. */
+  public static final String MASTER_KEY = dev.convene.server.platform.SecretBox.newKeyset();
 
   public final Database database;
   public final MutableClock clock = new MutableClock(T0);
@@ -64,8 +66,8 @@ public final class TestServer implements AutoCloseable {
     String name = InProcessServerBuilder.generateName();
     // The clock only moves when a test moves it, so the API key cache is off (AuthenticationTest
     // tests it on its own).
-    platform = Main.platform(database, clock, ids, ConveneConfig.fromEnv(Map.of()));
-    features = Main.features(platform);
+    platform = Main.platform(database, clock, ids, ConveneConfig.fromEnv(Map.of("CONVENE_MASTER_KEY", MASTER_KEY)));
+    features = Main.features(platform, new dev.convene.server.provider.ProviderFactory(Duration.ofSeconds(5), null));
     server = new ConveneServer(InProcessServerBuilder.forName(name), admission,
         new AuthInterceptor(database.jdbi(), clock, Duration.ZERO), Main.validation(), Main.services(features));
     try {

@@ -1,0 +1,35 @@
+package dev.convene.server.token;
+
+import dev.convene.server.credential.CredentialIssuer;
+import dev.convene.server.platform.Feature;
+import dev.convene.server.platform.JobHandler;
+import dev.convene.server.platform.Platform;
+import dev.convene.server.platform.ServerSecrets;
+import dev.convene.server.provider.ProviderFeature;
+import io.grpc.BindableService;
+import java.util.List;
+
+/** Tokens: TokenService (join tokens, access codes) and the job that ends rooms of ended sessions. */
+public final class TokenFeature implements Feature {
+  private final TokenService service;
+  private final EndRoomJob endRoom;
+
+  public TokenFeature(Platform platform, ProviderFeature providers, CredentialIssuer credentials) {
+    JoinTokens joinTokens = new JoinTokens(platform, providers.configs(), providers.factory());
+    AccessCodes codes = new AccessCodes(platform,
+        ServerSecrets.shared(platform.jdbi(), platform.clock(), platform.secrets(), "access_code_key"));
+    this.service = new TokenService(platform, joinTokens, codes, new Throttle(platform.jdbi(), platform.clock()),
+        credentials);
+    this.endRoom = new EndRoomJob(platform, providers.configs(), providers.factory());
+  }
+
+  @Override
+  public List<BindableService> services() {
+    return List.of(service);
+  }
+
+  @Override
+  public List<JobHandler> jobs() {
+    return List.of(endRoom);
+  }
+}

@@ -1,0 +1,138 @@
+package dev.convene.server.token;
+
+import dev.convene.server.auth.ClientAddress;
+import dev.convene.server.auth.Principal;
+import dev.convene.server.credential.CredentialIssuer;
+import dev.convene.server.grpc.ConveneException;
+import dev.convene.server.grpc.ProtoTime;
+import dev.convene.server.platform.Platform;
+import dev.convene.server.session.Rosters;
+import dev.convene.server.session.SessionRow;
+import dev.convene.v1.CreateAccessCodeRequest;
+import dev.convene.v1.CreateAccessCodeResponse;
+import dev.convene.v1.Credential;
+import dev.convene.v1.ErrorReason;
+import dev.convene.v1.IssueJoinTokenRequest;
+import dev.convene.v1.IssueJoinTokenResponse;
+import dev.convene.v1.JoinToken;
+import dev.convene.v1.ListAccessCodesRequest;
+import dev.convene.v1.ListAccessCodesResponse;
+import dev.convene.v1.RedeemAccessCodeRequest;
+import dev.convene.v1.RedeemAccessCodeResponse;
+import dev.convene.v1.RevokeAccessCodeRequest;
+import dev.convene.v1.RevokeAccessCodeResponse;
+import dev.convene.v1.SessionEventType;
+import dev.convene.v1.TokenServiceGrpc;
+import io.grpc.stub.StreamObserver;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/** TokenService: join tokens, and the access codes that let guests in. */
+final class TokenService extends TokenServiceGrpc.TokenServiceImplBase {
+  private final Platform platform;
+  private final JoinTokens joinTokens;
+  private final AccessCodes codes;
+  private final Throttle throttle;
+  private final CredentialIssuer credentials;
+
+  TokenService(Platform platform, JoinTokens joinTokens, AccessCodes codes, Throttle throttle,
+      CredentialIssuer credentials) {
+    this.platform = platform;
+    this.joinTokens = joinTokens;
+    this.codes = codes;
+    this.throttle = throttle;
+    this.credentials = credentials;
+  }
+
+  @Override
+  public void issueJoinToken(IssueJoinTokenRequest req, StreamObserver<IssueJoinTokenResponse> out) {
+    Principal caller = Principal.current();
+    JoinToken token = joinTokens.issue(caller, caller.tenantId(), req.getSessionId(), req.getUserId());
+    reply(out, IssueJoinTokenResponse.newBuilder().setJoinToken(token).build());
+  }
+
+  @Override
+  public void createAccessCode(CreateAccessCodeRequest req, StreamObserver<CreateAccessCodeResponse> out) {
+    Map.Entry<AccessCodes.Row, String> made = platform.uow().write(tx -> {
+      Rosters.Entry e = Rosters.lockOpen(tx, req.getSessionId(), req.getUserId());
+      SessionRow s = e.session();
+      Instant expire = req.hasExpireTime() ? ProtoTime.instant(req.getExpireTime()) : s.scheduledEndTime();
+      if (!expire.isAfter(tx.now()) || expire.isAfter(s.scheduledEndTime().plus(AccessCodes.MAX_AFTER_END))) {
+        throw ConveneException.invalidArgument(ErrorReason.INVALID_ARGUMENT, "expire_time",
+            "expire_time must be in the future and at most 30 days after the session's scheduled end");
+      }
+      return codes.create(tx, s, req.getUserId(), req.getMaxUses(), expire);
+    });
+    reply(out, CreateAccessCodeResponse.newBuilder().setAccessCode(AccessCodes.toProto(made.getKey()))
+        .setCode(made.getValue()).build());
+  }
+
+  @Override
+  public void listAccessCodes(ListAccessCodesRequest req, StreamObserver<ListAccessCodesResponse> out) {
+    String tenantId = Principal.current().tenantId();
+    platform.jdbi().useHandle(h -> Rosters.requireVisible(h, Principal.current(), req.getSessionId()));
+    requireSession(tenantId, req.getSessionId());
+    ListAccessCodesResponse.Builder b = ListAccessCodesResponse.newBuilder();
+    codes.list(tenantId, req.getSessionId()).forEach(r -> b.addAccessCodes(AccessCodes.toProto(r)));
+    reply(out, b.build());
+  }
+
+  @Override
+  public void revokeAccessCode(RevokeAccessCodeRequest req, StreamObserver<RevokeAccessCodeResponse> out) {
+    AccessCodes.Row r = platform.uow().write(tx -> codes.revoke(tx, Rosters.lock(tx, req.getSessionId()),
+        req.getAccessCodeId()));
+    reply(out, RevokeAccessCodeResponse.newBuilder().setAccessCode(AccessCodes.toProto(r)).build());
+  }
+
+  @Override
+  public void redeemAccessCode(RedeemAccessCodeRequest req, StreamObserver<RedeemAccessCodeResponse> out) {
+    List<Throttle.Key> keys = Throttle.keys(ClientAddress.current(), req.getSessionId());
+    throttle.check(keys);
+    Instant now = platform.clock().instant();
+    AccessCodes.Row code;
+    try {
+      code = platform.jdbi().inTransaction(h -> {
+        AccessCodes.Row found = codes.find(h, req.getSessionId(), req.getCode())
+            .orElseThrow(() -> ConveneException.notFound(ErrorReason.ACCESS_CODE_NOT_FOUND,
+                "no access code matches for this session"));
+        return codes.claimUse(h, found, now);
+      });
+    } catch (ConveneException e) {
+      throttle.failed(keys);
+      throw e;
+    }
+    Principal guest = Principal.guest(code.tenantId(), "access_code:" + code.id(), code.userId(), code.sessionId());
+    JoinToken token;
+    try {
+      token = joinTokens.issue(guest, code.tenantId(), code.sessionId(), code.userId());
+    } catch (RuntimeException e) {
+      // No join token, no use: give it back.
+      platform.jdbi().useHandle(h -> codes.returnUse(h, code));
+      throw e;
+    }
+    platform.uow().write(code.tenantId(), guest.actor(), tx -> {
+      Rosters.event(tx, Rosters.lock(tx, code.sessionId()), SessionEventType.SESSION_EVENT_TYPE_ACCESS_CODE_REDEEMED,
+          Map.of("access_code_id", code.id(), "user_id", code.userId(), "use_count", code.useCount() + 1));
+      return null;
+    });
+    Credential credential = credentials.guest(code.tenantId(), code.sessionId(), code.userId(),
+        ProtoTime.instant(token.getExpireTime()));
+    reply(out, RedeemAccessCodeResponse.newBuilder().setGuestCredential(credential).setJoinToken(token).build());
+  }
+
+  private void requireSession(String tenantId, String sessionId) {
+    Optional<String> found = platform.jdbi().withHandle(h -> h.createQuery(
+            "SELECT id FROM sessions WHERE tenant_id = :tenantId AND id = :id")
+        .bind("tenantId", tenantId).bind("id", sessionId).mapTo(String.class).findOne());
+    if (found.isEmpty()) {
+      throw ConveneException.notFound(ErrorReason.SESSION_NOT_FOUND, "session " + sessionId + " not found");
+    }
+  }
+
+  private static <T> void reply(StreamObserver<T> out, T response) {
+    out.onNext(response);
+    out.onCompleted();
+  }
+}
