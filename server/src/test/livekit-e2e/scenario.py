@@ -466,10 +466,13 @@ async def convene(lk: LiveKit) -> None:
                 try:
                     await stray.connect(b.join_token.connect_url, b.join_token.token)
                     await asyncio.sleep(0.5)
-                    in_a = len([i for i in (await lk.participants(room)) if i == "pat"])
-                    in_b = "pat" in await lk.participants(b.join_token.room_name)
-                    check("a token for session B enters B's room only (A still has one pat)",
-                          b.join_token.room_name != room and in_b and in_a == 1,
+                    # Had it entered A, LiveKit would have replaced A's pat (same identity): compare sids.
+                    a_pat = (await lk.participants(room)).get("pat")
+                    b_pat = (await lk.participants(b.join_token.room_name)).get("pat")
+                    check("a token for session B enters B's room only: A's pat is still the guest, B's is the new one",
+                          b.join_token.room_name != room and a_pat is not None and b_pat is not None
+                          and a_pat.sid == guest.room.local_participant.sid
+                          and b_pat.sid == stray.room.local_participant.sid,
                           f"B room {b.join_token.room_name}")
                 except Exception as e:  # noqa: BLE001
                     check("a token for session B enters B's room only", False, f"{type(e).__name__}: {safe(e)}")
