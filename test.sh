@@ -3,7 +3,9 @@
 #  1. the Java suites (server on real PostgreSQL, Java helper, Android lite stubs, Envoy schema check);
 #  2. buf lint (STANDARD) on the contract, and buf breaking against its last release (proto/baseline.binpb);
 #  3. the edge end to end: two replicas behind a real Envoy, gRPC, REST/JSON, gRPC-Web in headless
-#     Chromium, failover, TLS, and the web and Python client smoke tests.
+#     Chromium, failover, TLS, and the web and Python client smoke tests;
+#  4. LiveKit end to end: a real livekit-server and real participants (Python SDK) in a private network
+#     namespace, on Convene's tokens (server/src/test/livekit-e2e; needs root for unshare -n).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -21,3 +23,5 @@ echo "== buf breaking (FILE) on proto/src/main/proto against proto/baseline.binp
 echo "buf breaking: none"
 
 envoy/e2e/run.sh
+
+server/src/test/livekit-e2e/run.sh
