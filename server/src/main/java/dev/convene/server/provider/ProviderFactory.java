@@ -1,6 +1,7 @@
 package dev.convene.server.provider;
 
 import java.time.Duration;
+import okhttp3.OkHttpClient;
 
 /**
  * Builds a {@link MediaProvider} for one tenant's settings. {@code timeout} bounds every provider
@@ -13,6 +14,7 @@ public final class ProviderFactory {
   private final Duration timeout;
   private final String twilioApiOverride;
   private volatile TwilioHttpClient twilioHttp;
+  private volatile OkHttpClient liveKitHttp;
 
   public ProviderFactory(Duration timeout, String twilioApiOverride) {
     if (timeout == null || timeout.isNegative() || timeout.isZero()) {
@@ -31,6 +33,8 @@ public final class ProviderFactory {
     // Java 17 has no pattern switch (preview only), so the sealed cases are tested in turn.
     if (settings instanceof ProviderSettings.Twilio twilio) {
       return new TwilioProvider(twilio, twilioHttp());
+    } else if (settings instanceof ProviderSettings.LiveKit liveKit) {
+      return new LiveKitProvider(liveKit, liveKitHttp());
     }
     throw new UnsupportedOperationException("providers are being built: " + settings);
   }
@@ -42,6 +46,25 @@ public final class ProviderFactory {
         http = twilioHttp;
         if (http == null) {
           http = twilioHttp = new TwilioHttpClient(timeout, twilioApiOverride);
+        }
+      }
+    }
+    return http;
+  }
+
+  private OkHttpClient liveKitHttp() {
+    OkHttpClient http = liveKitHttp;
+    if (http == null) {
+      synchronized (this) {
+        http = liveKitHttp;
+        if (http == null) {
+          // callTimeout bounds the whole call (connect, write, read) like the Twilio side's limits.
+          http = liveKitHttp = new OkHttpClient.Builder()
+              .connectTimeout(timeout)
+              .readTimeout(timeout)
+              .writeTimeout(timeout)
+              .callTimeout(timeout)
+              .build();
         }
       }
     }
