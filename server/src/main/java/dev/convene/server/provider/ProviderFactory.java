@@ -35,8 +35,10 @@ public final class ProviderFactory {
       return new TwilioProvider(twilio, twilioHttp());
     } else if (settings instanceof ProviderSettings.LiveKit liveKit) {
       return new LiveKitProvider(liveKit, liveKitHttp());
+    } else if (settings instanceof ProviderSettings.Jitsi jitsi) {
+      return new JitsiProvider(jitsi);
     }
-    throw new UnsupportedOperationException("providers are being built: " + settings);
+    throw new IllegalArgumentException("unknown provider settings " + settings);
   }
 
   private TwilioHttpClient twilioHttp() {
