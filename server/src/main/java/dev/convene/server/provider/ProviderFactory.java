@@ -1,17 +1,25 @@
 package dev.convene.server.provider;
 
 import java.time.Duration;
+import okhttp3.OkHttpClient;
 
 /**
  * Builds a {@link MediaProvider} for one tenant's settings. {@code timeout} bounds every provider
  * call (connect and response). {@code twilioApiOverride}, for tests only, sends the Twilio SDK's
  * requests to a local server (e.g. {@code http://localhost:8123}) instead of {@code *.twilio.com}.
+ * The HTTP clients (connection pools, threads) are built once per factory and shared by every
+ * provider it makes, so building a provider per call costs no sockets.
  */
 public final class ProviderFactory {
   private final Duration timeout;
   private final String twilioApiOverride;
+  private volatile TwilioHttpClient twilioHttp;
+  private volatile OkHttpClient liveKitHttp;
 
   public ProviderFactory(Duration timeout, String twilioApiOverride) {
+    if (timeout == null || timeout.isNegative() || timeout.isZero()) {
+      throw new IllegalArgumentException("provider timeout must be positive");
+    }
     this.timeout = timeout;
     this.twilioApiOverride = twilioApiOverride;
   }
@@ -20,8 +28,49 @@ public final class ProviderFactory {
     return timeout;
   }
 
+  /** A provider for these settings; cheap (no network), may be built per call. */
   public MediaProvider create(ProviderSettings settings) {
-    throw new UnsupportedOperationException("providers are being built: " + settings);
+    // Java 17 has no pattern switch (preview only), so the sealed cases are tested in turn.
+    if (settings instanceof ProviderSettings.Twilio twilio) {
+      return new TwilioProvider(twilio, twilioHttp());
+    } else if (settings instanceof ProviderSettings.LiveKit liveKit) {
+      return new LiveKitProvider(liveKit, liveKitHttp());
+    } else if (settings instanceof ProviderSettings.Jitsi jitsi) {
+      return new JitsiProvider(jitsi);
+    }
+    throw new IllegalArgumentException("unknown provider settings " + settings);
+  }
+
+  private TwilioHttpClient twilioHttp() {
+    TwilioHttpClient http = twilioHttp;
+    if (http == null) {
+      synchronized (this) {
+        http = twilioHttp;
+        if (http == null) {
+          http = twilioHttp = new TwilioHttpClient(timeout, twilioApiOverride);
+        }
+      }
+    }
+    return http;
+  }
+
+  private OkHttpClient liveKitHttp() {
+    OkHttpClient http = liveKitHttp;
+    if (http == null) {
+      synchronized (this) {
+        http = liveKitHttp;
+        if (http == null) {
+          // callTimeout bounds the whole call (connect, write, read) like the Twilio side's limits.
+          http = liveKitHttp = new OkHttpClient.Builder()
+              .connectTimeout(timeout)
+              .readTimeout(timeout)
+              .writeTimeout(timeout)
+              .callTimeout(timeout)
+              .build();
+        }
+      }
+    }
+    return http;
   }
 
   /** For tests: where the Twilio SDK is pointed, or null for Twilio itself. */

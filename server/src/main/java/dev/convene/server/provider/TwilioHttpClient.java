@@ -1,0 +1,95 @@
+package dev.convene.server.provider;
+
+import com.twilio.http.NetworkHttpClient;
+import com.twilio.http.Request;
+import com.twilio.http.Response;
+import java.net.URL;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.apache.hc.client5.http.config.RequestConfig;
+import org.apache.hc.core5.http.io.SocketConfig;
+import org.apache.hc.core5.util.Timeout;
+
+/** The HTTP client under the Twilio SDK: bounded by one timeout, one attempt per request, optionally pointed at a fake. */
+final class TwilioHttpClient extends NetworkHttpClient {
+  private final String apiOverride;
+
+  /**
+   * @param timeout     bounds connecting, waiting for a pooled connection, and each read
+   * @param apiOverride base URL ({@code http://localhost:port}) that replaces {@code https://*.twilio.com}; null for Twilio
+   */
+  TwilioHttpClient(Duration timeout, String apiOverride) {
+    super(requestConfig(timeout), SocketConfig.custom().setSoTimeout(timeout(timeout)).build());
+    this.apiOverride = apiOverride == null ? null : stripTrailingSlash(apiOverride);
+  }
+
+  @SuppressWarnings("deprecation") // connect timeout on RequestConfig: the one the SDK's constructor lets us pass
+  private static RequestConfig requestConfig(Duration timeout) {
+    Timeout t = timeout(timeout);
+    return RequestConfig.custom()
+        .setConnectTimeout(t)
+        .setConnectionRequestTimeout(t)
+        .setResponseTimeout(t)
+        .build();
+  }
+
+  private static Timeout timeout(Duration d) {
+    return Timeout.of(d.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  // The SDK's reliableRequest re-sends any request, POSTs included, up to three times on a 5xx: a
+  // room create or an SMS could then happen twice. Convene decides about retries itself, knowing
+  // which calls are idempotent, so every request goes out exactly once.
+  @Override
+  public Response reliableRequest(Request request) {
+    return makeRequest(request);
+  }
+
+  @Override
+  public Response reliableRequest(Request request, int[] retryCodes, int retries, long delayMillis) {
+    return makeRequest(request);
+  }
+
+  @Override
+  public Response makeRequest(Request request) {
+    return super.makeRequest(apiOverride == null ? request : redirected(request));
+  }
+
+  /**
+   * A copy of {@code r} aimed at the override base. The SDK has no base-URL setting (it always
+   * builds {@code https://<product>.twilio.com/...}), so the path is moved onto the fake's host.
+   */
+  private Request redirected(Request r) {
+    URL original = r.constructURL();
+    Request copy = new Request(r.getMethod(), apiOverride + original.getPath());
+    copyAll(r.getQueryParams(), copy::addQueryParam);
+    copyAll(r.getPostParams(), copy::addPostParam);
+    copyAll(r.getHeaderParams(), copy::addHeaderParam);
+    copy.setContentType(r.getContentType());
+    if (r.getBody() != null) {
+      copy.setBody(r.getBody());
+    }
+    if (r.getFormParameters() != null) {
+      copy.setFormParameters(r.getFormParameters());
+    }
+    if (r.getUserAgentExtensions() != null) {
+      copy.setUserAgentExtensions(r.getUserAgentExtensions());
+    }
+    if (r.getAuthStrategy() != null) {
+      copy.setAuth(r.getAuthStrategy());
+    } else if (r.getUsername() != null) {
+      copy.setAuth(r.getUsername(), r.getPassword());
+    }
+    return copy;
+  }
+
+  private static void copyAll(Map<String, List<String>> from, java.util.function.BiConsumer<String, String> to) {
+    from.forEach((name, values) -> values.forEach(v -> to.accept(name, v)));
+  }
+
+  private static String stripTrailingSlash(String s) {
+    return s.endsWith("/") ? s.substring(0, s.length() - 1) : s;
+  }
+}

@@ -1,0 +1,326 @@
+package dev.convene.server.provider;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.convene.v1.ParticipantRole;
+import io.jsonwebtoken.Claims;
+import io.jsonwebtoken.Jwts;
+import io.jsonwebtoken.security.Keys;
+import io.livekit.server.RoomServiceClient;
+import java.io.IOException;
+import java.net.DatagramSocket;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import livekit.LivekitModels;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** LiveKitProvider through the Kotlin server SDK against a real livekit-server v1.13.5 on loopback. */
+class LiveKitProviderTest {
+  static final String API_KEY = "convene-test";
+  static final String SECRET = "lk-test-secret-0123456789-abcdefghijklmnopq";
+  static final Duration TIMEOUT = Duration.ofSeconds(5);
+
+  static Process server;
+  static String url;
+  static Path log;
+  static final ProviderFactory factory = new ProviderFactory(TIMEOUT, null);
+
+  @BeforeAll
+  static void startLiveKit() throws Exception {
+    Path bin = liveKitBinary();
+    int port = freeTcpPort();
+    int rtcTcp = freeTcpPort();
+    int udp;
+    try (DatagramSocket s = new DatagramSocket(0, InetAddress.getLoopbackAddress())) {
+      udp = s.getLocalPort();
+    }
+    // auto_create off: only rooms this provider creates exist. node_ip and no external IP keep the
+    // server from asking a public STUN server for its address.
+    String config = """
+        port: %d
+        bind_addresses: ["127.0.0.1"]
+        keys:
+          %s: %s
+        rtc:
+          tcp_port: %d
+          port_range_start: %d
+          port_range_end: %d
+          use_external_ip: false
+          node_ip: 127.0.0.1
+        turn:
+          enabled: false
+        room:
+          auto_create: false
+        logging:
+          level: info
+        """.formatted(port, API_KEY, SECRET, rtcTcp, udp, udp + 4);
+    // Kept in target/ for a failure's post-mortem; it holds only test keys and tokens.
+    log = Path.of("target", "livekit-server-test.log");
+    Files.createDirectories(log.getParent());
+    // The config travels as an argument: only test keys are in it.
+    server = new ProcessBuilder(bin.toString(), "--config-body", config)
+        .redirectErrorStream(true)
+        .redirectOutput(log.toFile())
+        .start();
+    url = "http://127.0.0.1:" + port;
+    awaitHealthy(Duration.ofSeconds(20));
+  }
+
+  @AfterAll
+  static void stopLiveKit() throws InterruptedException {
+    if (server != null) {
+      server.destroy();
+      if (!server.waitFor(10, TimeUnit.SECONDS)) {
+        server.destroyForcibly().waitFor();
+      }
+    }
+  }
+
+  /** LIVEKIT_SERVER_BIN, else the script that builds and caches the binary: never a silent skip. */
+  static Path liveKitBinary() throws IOException, InterruptedException {
+    String fromEnv = System.getenv("LIVEKIT_SERVER_BIN");
+    if (fromEnv != null && !fromEnv.isBlank()) {
+      return Path.of(fromEnv);
+    }
+    Path script = Path.of("src/test/providers/livekit-server.sh").toAbsolutePath();
+    Process p = new ProcessBuilder("bash", script.toString())
+        .redirectError(ProcessBuilder.Redirect.INHERIT)
+        .start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
+    if (p.waitFor() != 0 || out.isEmpty()) {
+      throw new IllegalStateException(script + " failed (exit " + p.exitValue() + "); set LIVEKIT_SERVER_BIN");
+    }
+    String[] lines = out.split("\n");
+    return Path.of(lines[lines.length - 1]);
+  }
+
+  static int freeTcpPort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      return s.getLocalPort();
+    }
+  }
+
+  static void awaitHealthy(Duration within) throws Exception {
+    HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(1)).build();
+    long deadline = System.nanoTime() + within.toNanos();
+    while (System.nanoTime() < deadline) {
+      if (!server.isAlive()) {
+        throw new IllegalStateException("livekit-server exited " + server.exitValue() + ":\n" + Files.readString(log));
+      }
+      try {
+        if (http.send(HttpRequest.newBuilder(URI.create(url + "/")).build(), HttpResponse.BodyHandlers.discarding())
+            .statusCode() == 200) {
+          return;
+        }
+      } catch (IOException notYet) {
+        // not listening yet
+      }
+      Thread.sleep(100);
+    }
+    throw new IllegalStateException("livekit-server not healthy within " + within + ":\n" + Files.readString(log));
+  }
+
+  static MediaProvider provider() {
+    return factory.create(new ProviderSettings.LiveKit(url, API_KEY, SECRET));
+  }
+
+  /** An independent view of the server's rooms, straight through the SDK. */
+  static List<LivekitModels.Room> rooms() throws IOException {
+    return RoomServiceClient.createClient(url, API_KEY, SECRET).listRooms().execute().body();
+  }
+
+  static String uniqueRoom(String prefix) {
+    return "ses_" + prefix + Long.toString(System.nanoTime(), 36);
+  }
+
+  @Test
+  void ensureRoom_twice_isOneRoom_createdOnce_withTheSpecsLimits() throws IOException {
+    String name = uniqueRoom("Twice");
+    MediaProvider provider = provider();
+    RoomSpec spec = new RoomSpec(name, false, 7, Duration.ofSeconds(120), null, null);
+
+    ProviderRoom first = provider.ensureRoom(spec);
+    ProviderRoom second = provider.ensureRoom(spec);
+
+    assertTrue(first.created());
+    assertFalse(second.created());
+    assertEquals(first.sid(), second.sid());
+    assertTrue(first.sid().startsWith("RM_"), first.sid());
+    List<LivekitModels.Room> matching = rooms().stream().filter(r -> r.getName().equals(name)).toList();
+    assertEquals(1, matching.size());
+    assertEquals(7, matching.get(0).getMaxParticipants());
+    assertEquals(120, matching.get(0).getEmptyTimeout());
+    assertEquals(120, matching.get(0).getDepartureTimeout());
+    provider.endRoom(name);
+  }
+
+  @Test
+  void endRoom_deletesTheRoom_andASecondEndIsFine() throws IOException {
+    String name = uniqueRoom("End");
+    MediaProvider provider = provider();
+    provider.ensureRoom(new RoomSpec(name, false, 2, Duration.ofSeconds(60), null, null));
+    assertTrue(rooms().stream().anyMatch(r -> r.getName().equals(name)));
+
+    provider.endRoom(name);
+
+    assertFalse(rooms().stream().anyMatch(r -> r.getName().equals(name)));
+    provider.endRoom(name);
+  }
+
+  @Test
+  void connectedIdentities_emptyRoomAndMissingRoom_areEmpty() {
+    String name = uniqueRoom("Empty");
+    MediaProvider provider = provider();
+    provider.ensureRoom(new RoomSpec(name, false, 2, Duration.ofSeconds(60), null, null));
+
+    assertEquals(List.of(), provider.connectedIdentities(name));
+    assertEquals(List.of(), provider.connectedIdentities(uniqueRoom("Never")));
+    provider.endRoom(name);
+  }
+
+  @Test
+  void removeParticipant_missingIdentityOrRoom_doesNotThrow() {
+    String name = uniqueRoom("Kick");
+    MediaProvider provider = provider();
+    provider.ensureRoom(new RoomSpec(name, false, 2, Duration.ofSeconds(60), null, null));
+
+    provider.removeParticipant(name, "usr_absent");
+    provider.removeParticipant(uniqueRoom("Never"), "usr_absent");
+    provider.endRoom(name);
+  }
+
+  static Claims claims(String token) {
+    return Jwts.parser().verifyWith(Keys.hmacShaKeyFor(SECRET.getBytes(StandardCharsets.UTF_8))).build()
+        .parseSignedClaims(token).getPayload();
+  }
+
+  static IssuedToken token(ParticipantRole role, String room, Instant now) {
+    return provider().token(new TokenSpec(room, "usr_" + role.getNumber(), "Name " + role.getNumber(), role, now,
+        now.plus(Duration.ofMinutes(20))));
+  }
+
+  @Test
+  void tokens_carryExactlyTheGrantsOfTheirRole() {
+    Instant now = Instant.now().truncatedTo(ChronoUnit.SECONDS);
+    String room = "ses_Grants";
+    Map<ParticipantRole, Map<String, Object>> expected = Map.of(
+        ParticipantRole.PARTICIPANT_ROLE_HOST, Map.of("roomJoin", true, "room", room, "canPublish", true,
+            "canSubscribe", true, "canPublishData", true, "roomAdmin", true),
+        ParticipantRole.PARTICIPANT_ROLE_PARTICIPANT, Map.of("roomJoin", true, "room", room, "canPublish", true,
+            "canSubscribe", true, "canPublishData", true),
+        ParticipantRole.PARTICIPANT_ROLE_OBSERVER, Map.of("roomJoin", true, "room", room, "canSubscribe", true,
+            "canPublish", false, "canPublishData", false, "hidden", true));
+
+    for (var e : expected.entrySet()) {
+      IssuedToken issued = token(e.getKey(), room, now);
+      Claims claims = claims(issued.token());
+      assertEquals(e.getValue(), claims.get("video"), e.getKey().name());
+      assertEquals(API_KEY, claims.getIssuer());
+      assertEquals("usr_" + e.getKey().getNumber(), claims.getSubject());
+      assertEquals("Name " + e.getKey().getNumber(), claims.get("name"));
+      assertEquals(now, claims.getNotBefore().toInstant());
+      assertEquals(now.plus(Duration.ofMinutes(20)), claims.getExpiration().toInstant());
+      assertEquals(url.replace("http://", "ws://"), issued.connectUrl());
+    }
+  }
+
+  @Test
+  void tokens_areAcceptedByTheServer_roomAdminOnlyForTheHost() throws Exception {
+    String name = uniqueRoom("Admin");
+    MediaProvider provider = provider();
+    provider.ensureRoom(new RoomSpec(name, false, 2, Duration.ofSeconds(60), null, null));
+    Instant now = Instant.now();
+
+    // ListParticipants wants roomAdmin for the token's room: the server verifies our signature and grants.
+    assertEquals(200, listParticipantsWith(token(ParticipantRole.PARTICIPANT_ROLE_HOST, name, now).token(), name));
+    assertEquals(401, listParticipantsWith(token(ParticipantRole.PARTICIPANT_ROLE_PARTICIPANT, name, now).token(), name));
+    assertEquals(401, listParticipantsWith(token(ParticipantRole.PARTICIPANT_ROLE_OBSERVER, name, now).token(), name));
+    provider.endRoom(name);
+  }
+
+  static int listParticipantsWith(String token, String room) throws Exception {
+    HttpRequest request = HttpRequest.newBuilder(URI.create(url + "/twirp/livekit.RoomService/ListParticipants"))
+        .header("Authorization", "Bearer " + token)
+        .header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString("{\"room\":\"" + room + "\"}"))
+        .build();
+    return HttpClient.newHttpClient().send(request, HttpResponse.BodyHandlers.discarding()).statusCode();
+  }
+
+  @Test
+  void token_withHttpsUrl_connectsOverWss() {
+    MediaProvider provider = factory.create(new ProviderSettings.LiveKit("https://lk.example.org/", API_KEY, SECRET));
+    Instant now = Instant.now();
+
+    IssuedToken issued = provider.token(new TokenSpec("ses_W", "usr_w", "", ParticipantRole.PARTICIPANT_ROLE_PARTICIPANT,
+        now, now.plusSeconds(60)));
+
+    assertEquals("wss://lk.example.org", issued.connectUrl());
+    // An empty display name leaves the name out, so LiveKit shows the identity.
+    assertFalse(claims(issued.token()).containsKey("name"));
+  }
+
+  @Test
+  void checkCredentials_rightSecret_isValid() {
+    assertEquals(new CredentialCheckResult(true, "", true, true, ""), provider().checkCredentials());
+  }
+
+  @Test
+  void checkCredentials_wrongSecretOrUnknownKey_isInvalid() {
+    for (ProviderSettings.LiveKit wrong : List.of(
+        new ProviderSettings.LiveKit(url, API_KEY, "not-the-secret-0123456789-abcdefghijklmn"),
+        new ProviderSettings.LiveKit(url, "unknown-key", SECRET))) {
+      CredentialCheckResult result = factory.create(wrong).checkCredentials();
+
+      assertFalse(result.valid());
+      assertFalse(result.apiKeyValid());
+      assertFalse(result.credentialsMatch());
+      assertNotNull(result.detail());
+      assertFalse(result.detail().contains(SECRET));
+    }
+  }
+
+  @Test
+  void unreachableServer_isUnavailable_andCredentialsInvalidWithDetail() throws IOException {
+    MediaProvider provider = factory.create(new ProviderSettings.LiveKit("http://127.0.0.1:" + freeTcpPort(), API_KEY, SECRET));
+
+    ProviderException e = assertThrows(ProviderException.class,
+        () -> provider.ensureRoom(new RoomSpec("ses_U", false, 2, null, null, null)));
+    assertEquals(ProviderException.Kind.UNAVAILABLE, e.kind());
+
+    CredentialCheckResult result = provider.checkCredentials();
+    assertFalse(result.valid());
+    assertTrue(result.detail().contains("unreachable"), result.detail());
+  }
+
+  @Test
+  void wrongSecret_roomCall_isRejected() {
+    MediaProvider provider = factory.create(
+        new ProviderSettings.LiveKit(url, API_KEY, "not-the-secret-0123456789-abcdefghijklmn"));
+
+    ProviderException e = assertThrows(ProviderException.class,
+        () -> provider.ensureRoom(new RoomSpec(uniqueRoom("Rej"), false, 2, null, null, null)));
+
+    assertEquals(ProviderException.Kind.REJECTED, e.kind());
+    assertTrue(e.getMessage().contains("401"), e.getMessage());
+  }
+}
