@@ -59,8 +59,16 @@ if [[ "${LIVEKIT_E2E_IN_NETNS:-}" != 1 ]]; then
   if [[ "$part" != harness ]]; then
     [[ -d "$root/proto/target/proto-imports/buf" ]] \
       || die "no proto/target/proto-imports: run 'mvn -pl proto generate-resources' once (the Python client's build needs it)"
-    echo "installing the Convene Python client from client-stubs/python (pip)"
-    "${pip[@]}" install "$root/client-stubs/python" >>"$logs/pip.log" 2>&1 || die "pip install client-stubs/python failed (see $logs/pip.log)"
+    # Reinstalled only when the contract or the client's sources changed since the last install.
+    client_sum="$(cd "$root" && find proto/src/main/proto client-stubs/python -type f \( -name '*.proto' -o -name '*.py' -o -name '*.toml' \) \
+      -not -path '*/src/convene/v1/*' -not -path '*/build/*' -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)"
+    if [[ "$(cat "$venv/.convene-client.sum" 2>/dev/null)" != "$client_sum" ]] || ! "$venv/bin/python" -c 'import convene.v1.token_service_pb2' 2>/dev/null; then
+      echo "installing the Convene Python client from client-stubs/python (pip)"
+      "${pip[@]}" install --force-reinstall --no-deps "$root/client-stubs/python" >>"$logs/pip.log" 2>&1 \
+        && "${pip[@]}" install "$root/client-stubs/python" >>"$logs/pip.log" 2>&1 \
+        || die "pip install client-stubs/python failed (see $logs/pip.log)"
+      echo "$client_sum" >"$venv/.convene-client.sum"
+    fi
     [[ -f "$jar" ]] || die "no server jar at $jar: build it first (mvn -pl server -am package -DskipTests)"
     command -v java >/dev/null || die "java not found"
   fi
@@ -192,7 +200,7 @@ if [[ "$part" != harness ]]; then
   step "Convene server (embedded PostgreSQL in a temp dir)"
   cv_started=$SECONDS
   CONVENE_GRPC_PORT="$convene_port" CONVENE_EMBEDDED_PORT="$pg_port" CONVENE_EMBEDDED_DATA_DIR="$tmp/pg" \
-    java -jar "$jar" > >("$py" "$here/redact.py" --capture-key "$tmp/dev-key" >"$logs/convene-server.log") 2>&1 &
+    CONVENE_DRAIN_DELAY=PT0S java -jar "$jar" > >("$py" "$here/redact.py" --capture-key "$tmp/dev-key" >"$logs/convene-server.log") 2>&1 &
   pids+=("$!")
   serving() {
     "$py" - "127.0.0.1:$convene_port" <<'PY'
