@@ -199,8 +199,10 @@ pass "livekit-server on $LK_URL (RTC TCP $lk_tcp, UDP 50000-50020, auto_create o
 if [[ "$part" != harness ]]; then
   step "Convene server (embedded PostgreSQL in a temp dir)"
   cv_started=$SECONDS
+  rm -f "$out/convene-server.masked.json"
   CONVENE_GRPC_PORT="$convene_port" CONVENE_EMBEDDED_PORT="$pg_port" CONVENE_EMBEDDED_DATA_DIR="$tmp/pg" \
-    CONVENE_DRAIN_DELAY=PT0S java -jar "$jar" > >("$py" "$here/redact.py" --capture-key "$tmp/dev-key" >"$logs/convene-server.log") 2>&1 &
+    CONVENE_DRAIN_DELAY=PT0S java -jar "$jar" > >("$py" "$here/redact.py" --capture-key "$tmp/dev-key" --counts "$out/convene-server.masked.json" \
+      >"$logs/convene-server.log") 2>&1 &
   pids+=("$!")
   serving() {
     "$py" - "127.0.0.1:$convene_port" <<'PY'
@@ -213,6 +215,7 @@ PY
   wait_for "$wait_s" serving || die "Convene not SERVING on 127.0.0.1:$convene_port within ${wait_s} s (see $logs/convene-server.log)"
   wait_for 10 test -s "$tmp/dev-key" || die "the server's first start printed no dev API key (see $logs/convene-server.log)"
   export CONVENE_TARGET="127.0.0.1:$convene_port"
+  export CONVENE_LOG="$logs/convene-server.log" CONVENE_LOG_MASKED="$out/convene-server.masked.json"
   CONVENE_API_KEY="$(cat "$tmp/dev-key")"
   export CONVENE_API_KEY
   export REDACT_ENV=LK_API_SECRET,CONVENE_API_KEY

@@ -507,6 +507,24 @@ async def convene(lk: LiveKit) -> None:
                   f"{issued} TOKEN_ISSUED, room created: {'SESSION_EVENT_TYPE_PROVIDER_ROOM_CREATED' in kinds}")
         except grpc.RpcError as e:
             check("ListSessionEvents", False, f"{e.code().name} {safe(e.details())}")
+        # 9. The server's log carries none of the secrets it handed out or was given.
+        log_path = os.environ.get("CONVENE_LOG")
+        if log_path and os.path.exists(log_path):
+            text = open(log_path, encoding="utf-8", errors="replace").read()
+            secrets_out = {"LiveKit secret": lk.secret, "dr's token": jt.token, "obs's token": ob.join_token.token,
+                           "pat's token": red.join_token.token, "guest credential": guest_cred,
+                           "access code": ac.code, "access code (no dash)": ac.code.replace("-", "")}
+            found = [name for name, value in secrets_out.items() if value and value.lower() in text.lower()]
+            # JWTs and the LiveKit secret never reach the file (run.sh masks them): count what was masked.
+            masked = {"jwt": 0, "api_key": 0, "literal": 0}
+            masked_path = os.environ.get("CONVENE_LOG_MASKED")
+            if masked_path and os.path.exists(masked_path):
+                import json
+                masked = json.load(open(masked_path))
+            check("Convene printed no token, credential, access code or provider secret (only the dev key, once)",
+                  not found and masked["jwt"] == 0 and masked["literal"] == 0 and masked["api_key"] == 1,
+                  f"{len(text.splitlines())} lines; masked: {masked['jwt']} JWTs, {masked['literal']} secrets, "
+                  f"{masked['api_key']} API key" + (f"; found: {', '.join(found)}" if found else ""))
     finally:
         for p in (guest, observer, host):
             await p.close()
