@@ -300,4 +300,21 @@ class TokenServiceTest {
     assertEquals(List.of("config.livekit.api_secret"), dev.convene.server.testing.GrpcAssertions.badFields(missing));
     assertNotEquals(0, configs.listProviderConfigs(ListProviderConfigsRequest.getDefaultInstance()).getConfigsCount());
   }
+
+  @Test
+  void checkProviderCredentials_storesTheResult_thatGetProviderConfigShows() {
+    ProviderConfigServiceGrpc.ProviderConfigServiceBlockingStub configs = ProviderConfigServiceGrpc
+        .newBlockingStub(server.channel).withCallCredentials(TestServer.bearer(server.tenantA.key()));
+    CheckProviderCredentialsResponse r = configs.checkProviderCredentials(CheckProviderCredentialsRequest.newBuilder()
+        .setProvider(ProviderKind.PROVIDER_KIND_JITSI).build());
+    assertTrue(r.getCheck().getValid(), r.toString());
+    ProviderConfig got = configs.getProviderConfig(GetProviderConfigRequest.newBuilder()
+        .setProvider(ProviderKind.PROVIDER_KIND_JITSI).build()).getConfig();
+    assertEquals(r.getCheck(), got.getLastCheck());
+    assertStatus(Code.NOT_FOUND, "PROVIDER_NOT_CONFIGURED", () -> configs.checkProviderCredentials(
+        CheckProviderCredentialsRequest.newBuilder().setProvider(ProviderKind.PROVIDER_KIND_TWILIO).build()));
+    assertStatus(Code.INVALID_ARGUMENT, "INVALID_ARGUMENT", () -> configs.setProviderConfig(SetProviderConfigRequest
+        .newBuilder().setConfig(ProviderConfig.newBuilder().setProvider(ProviderKind.PROVIDER_KIND_TWILIO)
+            .setJitsi(JitsiConfig.newBuilder().setDomain("meet.example.org").setAppId("convene"))).build()));
+  }
 }
