@@ -68,6 +68,21 @@ class EnvoyConfigSchemaTest {
 
   @TempDir Path tmp;
 
+  /** Every service of the contract, by full name: the transcoder must serve them all. */
+  private static java.util.Set<String> contractServices() throws IOException {
+    java.util.Set<String> names = new java.util.TreeSet<>();
+    try (var files = Files.walk(ENVOY_DIR.resolve("../proto/src/main/proto/convene/v1"))) {
+      for (Path proto : files.filter(f -> f.toString().endsWith(".proto")).toList()) {
+        java.util.regex.Matcher service =
+            java.util.regex.Pattern.compile("(?m)^service (\\w+)").matcher(Files.readString(proto));
+        while (service.find()) {
+          names.add("convene.v1." + service.group(1));
+        }
+      }
+    }
+    return names;
+  }
+
   /** Methods of the contract with idempotency_level NO_SIDE_EFFECTS or IDEMPOTENT, as gRPC paths. */
   private static java.util.Set<String> idempotentMethods() throws IOException {
     java.util.Set<String> paths = new java.util.TreeSet<>();
@@ -150,7 +165,7 @@ class EnvoyConfigSchemaTest {
         hcm.getHttpFiltersList().stream().map(f -> f.getName()).toList());
     GrpcJsonTranscoder transcoder =
         hcm.getHttpFilters(2).getTypedConfig().unpack(GrpcJsonTranscoder.class);
-    assertEquals(List.of("convene.v1.SessionService"), transcoder.getServicesList());
+    assertEquals(contractServices(), new java.util.TreeSet<>(transcoder.getServicesList()));
     assertTrue(transcoder.getConvertGrpcStatus());
     CorsPolicy cors =
         hcm.getRouteConfig().getVirtualHosts(0).getTypedPerFilterConfigMap()

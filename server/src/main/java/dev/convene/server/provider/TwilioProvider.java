@@ -42,8 +42,6 @@ final class TwilioProvider implements MediaProvider {
   static final int ROOM_NOT_FOUND = 53106;
   static final int ROOM_EXISTS = 53113;
   static final int ROOM_COMPLETED = 53118;
-  /** "Participant not found". */
-  static final int PARTICIPANT_NOT_FOUND = 53204;
 
   private final ProviderSettings.Twilio settings;
   private final TwilioRestClient client;
@@ -125,9 +123,10 @@ final class TwilioProvider implements MediaProvider {
     }
   }
 
+  /** {@inheritDoc} An unknown participant answers HTTP 404, which {@link #ignoring} accepts whatever its code. */
   @Override
   public void removeParticipant(String roomName, String identity) {
-    ignoring(Set.of(ROOM_NOT_FOUND, ROOM_COMPLETED, NOT_FOUND, PARTICIPANT_NOT_FOUND), "disconnect participant",
+    ignoring(Set.of(ROOM_NOT_FOUND, ROOM_COMPLETED, NOT_FOUND), "disconnect participant",
         () -> Participant.updater(roomName, identity).setStatus(Participant.Status.DISCONNECTED).update(client));
   }
 
@@ -214,6 +213,7 @@ final class TwilioProvider implements MediaProvider {
     return new CredentialCheckResult(false, "", false, false, "Twilio refused to show the " + what + ": " + e.getMessage());
   }
 
+  /** Runs {@code request}, taking any HTTP 404 or one of the {@code fine} Twilio codes as "nothing to do". */
   private void ignoring(Set<Integer> fine, String what, Supplier<?> request) {
     try {
       call(what, request);
