@@ -1,5 +1,7 @@
 package dev.convene.server.credential;
 
+import static dev.convene.server.grpc.Unary.reply;
+
 import com.google.protobuf.Struct;
 import com.google.protobuf.util.Timestamps;
 import dev.convene.server.auth.Principal;
@@ -88,8 +90,4 @@ final class CredentialService extends CredentialServiceGrpc.CredentialServiceImp
     return b.build();
   }
 
-  private static <T> void reply(StreamObserver<T> out, T response) {
-    out.onNext(response);
-    out.onCompleted();
-  }
 }

@@ -49,16 +49,7 @@ public final class PageTokens {
     if (configured != null) {
       return new PageTokens(configured);
     }
-    byte[] fresh = new byte[32];
-    new SecureRandom().nextBytes(fresh);
-    byte[] secret = jdbi.withHandle(h -> {
-      h.createUpdate("""
-          INSERT INTO server_secrets (name, value, create_time) VALUES (:name, :value, :now)
-          ON CONFLICT (name) DO NOTHING
-          """).bind("name", SECRET_NAME).bind("value", fresh).bind("now", clock.instant()).execute();
-      return h.createQuery("SELECT value FROM server_secrets WHERE name = :name")
-          .bind("name", SECRET_NAME).mapTo(byte[].class).one();
-    });
+    byte[] secret = ServerSecrets.plain(jdbi, clock, SECRET_NAME);
     return new PageTokens(secret);
   }
 

@@ -12,19 +12,35 @@ import org.jdbi.v3.core.Jdbi;
 public final class ServerSecrets {
   private ServerSecrets() {}
 
-  /** The 32-byte secret called {@code name}, made on first use. */
+  /** The 32-byte secret called {@code name}, made on first use and stored sealed. */
   public static byte[] shared(Jdbi jdbi, Clock clock, SecretBox box, String name) {
-    byte[] fresh = new byte[32];
-    new SecureRandom().nextBytes(fresh);
     String context = "server_secret:" + name;
-    byte[] sealed = jdbi.withHandle(h -> {
+    return box.open(stored(jdbi, clock, name, box.seal(fresh(), context)), context);
+  }
+
+  /**
+   * The 32-byte secret called {@code name}, made on first use and stored as it is (the page-token
+   * key, which predates the master key).
+   */
+  public static byte[] plain(Jdbi jdbi, Clock clock, String name) {
+    return stored(jdbi, clock, name, fresh());
+  }
+
+  /** What is stored under {@code name}: {@code value} if this call stored it first, else the earlier one. */
+  private static byte[] stored(Jdbi jdbi, Clock clock, String name, byte[] value) {
+    return jdbi.withHandle(h -> {
       h.createUpdate("""
           INSERT INTO server_secrets (name, value, create_time) VALUES (:name, :value, :now)
           ON CONFLICT (name) DO NOTHING
-          """).bind("name", name).bind("value", box.seal(fresh, context)).bind("now", clock.instant()).execute();
+          """).bind("name", name).bind("value", value).bind("now", clock.instant()).execute();
       return h.createQuery("SELECT value FROM server_secrets WHERE name = :name")
           .bind("name", name).mapTo(byte[].class).one();
     });
-    return box.open(sealed, context);
+  }
+
+  private static byte[] fresh() {
+    byte[] b = new byte[32];
+    new SecureRandom().nextBytes(b);
+    return b;
   }
 }

@@ -1,5 +1,7 @@
 package dev.convene.server.provider;
 
+import static dev.convene.server.grpc.Unary.reply;
+
 import dev.convene.server.auth.Principal;
 import dev.convene.server.grpc.ConveneException;
 import dev.convene.server.grpc.ProtoTime;
@@ -90,8 +92,4 @@ final class ProviderConfigService extends ProviderConfigServiceGrpc.ProviderConf
         "the tenant has no configuration for " + kind.name());
   }
 
-  private static <T> void reply(StreamObserver<T> out, T response) {
-    out.onNext(response);
-    out.onCompleted();
-  }
 }

@@ -1,5 +1,7 @@
 package dev.convene.server.session;
 
+import static dev.convene.server.grpc.Unary.reply;
+
 import dev.convene.server.platform.RequestFingerprint;
 import org.postgresql.util.PSQLException;
 
@@ -65,10 +67,6 @@ public final class SessionService extends SessionServiceGrpc.SessionServiceImplB
     return uow.write(tx -> work.apply(new SessionChanges(tx)));
   }
 
-  private static <T> void reply(StreamObserver<T> observer, T response) {
-    observer.onNext(response);
-    observer.onCompleted();
-  }
 
   @Override
   public void createSession(CreateSessionRequest req, StreamObserver<CreateSessionResponse> observer) {

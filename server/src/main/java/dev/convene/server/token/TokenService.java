@@ -1,5 +1,7 @@
 package dev.convene.server.token;
 
+import static dev.convene.server.grpc.Unary.reply;
+
 import dev.convene.server.auth.ClientAddress;
 import dev.convene.server.auth.Principal;
 import dev.convene.server.credential.CredentialIssuer;
@@ -131,8 +133,4 @@ final class TokenService extends TokenServiceGrpc.TokenServiceImplBase {
     }
   }
 
-  private static <T> void reply(StreamObserver<T> out, T response) {
-    out.onNext(response);
-    out.onCompleted();
-  }
 }

@@ -317,4 +317,45 @@ class TokenServiceTest {
         .newBuilder().setConfig(ProviderConfig.newBuilder().setProvider(ProviderKind.PROVIDER_KIND_TWILIO)
             .setJitsi(JitsiConfig.newBuilder().setDomain("meet.example.org").setAppId("convene"))).build()));
   }
+
+  @Test
+  void aProviderThatFails_isUnavailableOrRejected_andTheRoomStaysRecordedAsBeingCreated() throws Exception {
+    ProviderConfigServiceGrpc.ProviderConfigServiceBlockingStub configs = ProviderConfigServiceGrpc
+        .newBlockingStub(server.channel).withCallCredentials(TestServer.bearer(server.tenantA.key()));
+    int closed;
+    try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      closed = s.getLocalPort();
+    }
+    configs.setProviderConfig(SetProviderConfigRequest.newBuilder().setConfig(ProviderConfig.newBuilder().setDefault(true)
+        .setLivekit(LiveKitConfig.newBuilder().setUrl("http://127.0.0.1:" + closed).setApiKey("devkey")
+            .setApiSecret("livekit-secret-0123456789-0123456789-abc"))).build());
+    Session s = visit("p-1");
+    server.clock.set(ProtoTime.instant(s.getScheduledStartTime()));
+    assertStatus(Code.UNAVAILABLE, "PROVIDER_UNAVAILABLE", () -> tokens.issueJoinToken(ask(s, "dr")));
+    // Persist first: the session's provider is fixed and the room is known to be on its way.
+    assertEquals("CREATING", roomState(s));
+    assertEquals(ProviderKind.PROVIDER_KIND_LIVEKIT, sessions.getSession(GetSessionRequest.newBuilder()
+        .setSessionId(s.getId()).build()).getSession().getProvider());
+
+    // A LiveKit that does not know the key refuses: FAILED_PRECONDITION, not a retryable error.
+    com.sun.net.httpserver.HttpServer refusing = com.sun.net.httpserver.HttpServer.create(
+        new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0), 0);
+    refusing.createContext("/", ex -> {
+      byte[] body = "{\"code\":\"unauthenticated\",\"msg\":\"permissions denied\"}".getBytes(StandardCharsets.UTF_8);
+      ex.getResponseHeaders().add("Content-Type", "application/json");
+      ex.sendResponseHeaders(401, body.length);
+      ex.getResponseBody().write(body);
+      ex.close();
+    });
+    refusing.start();
+    try {
+      configs.setProviderConfig(SetProviderConfigRequest.newBuilder().setConfig(ProviderConfig.newBuilder()
+          .setLivekit(LiveKitConfig.newBuilder().setUrl("http://127.0.0.1:" + refusing.getAddress().getPort())
+              .setApiKey("devkey"))).build());
+      assertStatus(Code.FAILED_PRECONDITION, "PROVIDER_REJECTED", () -> tokens.issueJoinToken(ask(s, "dr")));
+      assertEquals("CREATING", roomState(s));
+    } finally {
+      refusing.stop(0);
+    }
+  }
 }
