@@ -166,22 +166,28 @@ print("| %-44s | %8s | %7s ms | %7s ms | %7s ms | %d errors |" % ("JoinSession/L
       v["rps"], v["p50"], v["p95"], v["p99"], int(v["errors"])))'
 
 # IssueJoinToken beside Health/Check at the same concurrency: the Jitsi provider (tokens are minted
-# locally, so this measures Convene, not a provider's network), on a session whose join window is
-# open; every call reads the roster under the session's lock and appends the TOKEN_ISSUED event.
+# locally, so this measures Convene, not a provider's network), on sessions whose join window is
+# open; every call reads the roster under its session's lock and commits the TOKEN_ISSUED event.
 "$GRPCURL" -plaintext -H "authorization: Bearer $KEY" -d '{"config": {"default": true, "jitsi": {"domain": "meet.example.org",
   "app_id": "convene", "app_secret": "bench-jitsi-secret-0123456789-abcdefgh"}}}' "127.0.0.1:$PORT" \
   convene.v1.ProviderConfigService/SetProviderConfig > /dev/null
 NOW=$(date -u +%Y-%m-%dT%H:%M:%SZ); LATER=$(date -u -d '+2 hours' +%Y-%m-%dT%H:%M:%SZ)
-TOK_SES=$("$GRPCURL" -plaintext -H "authorization: Bearer $KEY" -d "{\"external_ref\": \"bench-tokens\", \"media\": \"MEDIA_TYPE_VIDEO\",
-  \"scheduled_start_time\": \"$NOW\", \"scheduled_end_time\": \"$LATER\",
-  \"participants\": [{\"user_id\": \"dr\", \"role\": \"PARTICIPANT_ROLE_HOST\"}]}" "127.0.0.1:$PORT" \
-  convene.v1.SessionService/CreateSession | grep -o 'ses_[A-Za-z0-9]*' | head -1)
-TOKEN_REQ="{\"session_id\": \"$TOK_SES\", \"user_id\": \"dr\"}"
+# 64 sessions, asked in turn (ghz sends an array's messages round-robin): tokens are issued per
+# participant of many visits, and one session's tokens queue on its row lock and its event log.
+TOKEN_REQ="["
+for i in $(seq 1 64); do
+  TOK_SES=$("$GRPCURL" -plaintext -H "authorization: Bearer $KEY" -d "{\"external_ref\": \"bench-tokens-$i\",
+    \"media\": \"MEDIA_TYPE_VIDEO\", \"scheduled_start_time\": \"$NOW\", \"scheduled_end_time\": \"$LATER\",
+    \"participants\": [{\"user_id\": \"dr\", \"role\": \"PARTICIPANT_ROLE_HOST\"}]}" "127.0.0.1:$PORT" \
+    convene.v1.SessionService/CreateSession | grep -o 'ses_[A-Za-z0-9]*' | head -1)
+  TOKEN_REQ="$TOKEN_REQ$([ "$i" = 1 ] || echo ,){\"session_id\": \"$TOK_SES\", \"user_id\": \"dr\"}"
+done
+TOKEN_REQ="$TOKEN_REQ]"
 "$GHZ" "${COMMON[@]}" -z "${BENCH_WARMUP:-20s}" --call convene.v1.TokenService/IssueJoinToken -d "$TOKEN_REQ" "127.0.0.1:$PORT" > /dev/null
 TOK_HEALTH=$(run_ghz "${COMMON[@]}" -z "${SECONDS_PER}s" --call grpc.health.v1.Health/Check -d '{}' "127.0.0.1:$PORT")
 row "grpc.health.v1.Health/Check (ceiling)" "$TOK_HEALTH"
 TOKENS=$(run_ghz "${COMMON[@]}" -z "${SECONDS_PER}s" --call convene.v1.TokenService/IssueJoinToken -d "$TOKEN_REQ" "127.0.0.1:$PORT")
-row "IssueJoinToken (Jitsi, one session)" "$TOKENS"
+row "IssueJoinToken (Jitsi, 64 sessions in turn)" "$TOKENS"
 
 echo
 python3 - "${HEALTHS[*]}" "${GETS[*]}" "${PGS[*]}" "${CREATES[*]}" "$REPLAY" "${TOK_HEALTH%% *}" "${TOKENS%% *}" <<'PY'

@@ -32,21 +32,21 @@ public final class CredentialIssuer {
 
   /** A credential for end user {@code userId} of {@code tenantId}, valid for {@code ttl}. */
   public Credential user(String tenantId, String userId, Duration ttl) {
-    return sign(tenantId, userId, ttl, b -> b.claim(CredentialVerifier.KIND_CLAIM, CredentialVerifier.USER_KIND));
+    Instant now = clock.instant().truncatedTo(ChronoUnit.SECONDS);
+    return sign(tenantId, userId, now, now.plus(ttl),
+        b -> b.claim(CredentialVerifier.KIND_CLAIM, CredentialVerifier.USER_KIND));
   }
 
   /** A credential for roster user {@code userId} of {@code sessionId} only, valid until {@code expire}. */
   public Credential guest(String tenantId, String sessionId, String userId, Instant expire) {
-    Duration ttl = Duration.between(clock.instant(), expire);
-    return sign(tenantId, userId, ttl, b -> b.claim(CredentialVerifier.KIND_CLAIM, CredentialVerifier.GUEST_KIND)
-        .claim(CredentialVerifier.SESSION_CLAIM, sessionId));
+    return sign(tenantId, userId, clock.instant().truncatedTo(ChronoUnit.SECONDS), expire.truncatedTo(ChronoUnit.SECONDS),
+        b -> b.claim(CredentialVerifier.KIND_CLAIM, CredentialVerifier.GUEST_KIND)
+            .claim(CredentialVerifier.SESSION_CLAIM, sessionId));
   }
 
-  private Credential sign(String tenantId, String userId, Duration ttl,
+  private Credential sign(String tenantId, String userId, Instant now, Instant expire,
       java.util.function.UnaryOperator<JwtBuilder> kind) {
     SigningKeys.Current key = keys.current(tenantId);
-    Instant now = clock.instant().truncatedTo(ChronoUnit.SECONDS);
-    Instant expire = now.plus(ttl).truncatedTo(ChronoUnit.SECONDS);
     JwtBuilder b = Jwts.builder()
         .header().keyId(key.id()).type("JWT").and()
         .issuer(CredentialVerifier.ISSUER)
