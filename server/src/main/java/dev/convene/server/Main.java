@@ -23,6 +23,7 @@ import dev.convene.server.credential.CredentialFeature;
 import dev.convene.server.provider.ProviderFactory;
 import dev.convene.server.provider.ProviderFeature;
 import dev.convene.server.token.TokenFeature;
+import dev.convene.server.call.CallFeature;
 import io.grpc.BindableService;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import java.net.InetSocketAddress;
@@ -93,7 +94,7 @@ public final class Main implements Runnable {
     CredentialFeature credentials = new CredentialFeature(platform);
     ProviderFeature providers = new ProviderFeature(platform, providerFactory);
     return List.of(new SessionFeature(platform), credentials, providers,
-        new TokenFeature(platform, providers, credentials.issuer()));
+        new TokenFeature(platform, providers, credentials.issuer()), new CallFeature(platform, providers));
   }
 
   public static List<BindableService> services(List<Feature> features) {

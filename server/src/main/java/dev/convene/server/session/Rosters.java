@@ -30,6 +30,11 @@ public final class Rosters {
     return new Entry(s, changes.participant(s, userId));
   }
 
+  /** FAILED_PRECONDITION (SESSION_ENDED) when the session is terminal. */
+  public static void requireOpen(SessionRow s) {
+    SessionChanges.requireOpen(s);
+  }
+
   /** Locks the session, whatever its status. */
   public static SessionRow lock(Tx tx, String sessionId) {
     return new SessionChanges(tx).lock(sessionId);
@@ -72,5 +77,52 @@ public final class Rosters {
       throw ConveneException.permissionDenied(ErrorReason.ACTING_FOR_OTHER_USER,
           "a " + (caller.sessionId() == null ? "user" : "guest") + " credential may act only for its own user");
     }
+  }
+
+  /**
+   * Removes {@code userId} from the call of the locked, open session {@code s}: a participant who is
+   * present leaves as LeaveSession would (the empty timeout follows), {@code ban} sets the ban, and
+   * a PARTICIPANT_KICKED event records it. Returns the roster entry afterwards.
+   */
+  public static ParticipantRow kick(Tx tx, SessionRow s, String userId, boolean ban, String reason) {
+    SessionChanges changes = new SessionChanges(tx);
+    ParticipantRow p = changes.participant(s, userId);
+    if (p.present()) {
+      p = changes.leaveSession(s, p).participant();
+    }
+    if (ban && !p.banned()) {
+      setBanned(tx, s, userId, true);
+    }
+    Map<String, Object> payload = new java.util.LinkedHashMap<>();
+    payload.put("user_id", userId);
+    payload.put("ban", ban);
+    if (!reason.isEmpty()) {
+      payload.put("reason", reason);
+    }
+    changes.event(s, SessionEventType.SESSION_EVENT_TYPE_PARTICIPANT_KICKED, payload);
+    return changes.participant(s, userId);
+  }
+
+  /** Lifts {@code userId}'s ban in the locked session {@code s} (a PARTICIPANT_UNBANNED event when there was one). */
+  public static ParticipantRow unban(Tx tx, SessionRow s, String userId) {
+    SessionChanges changes = new SessionChanges(tx);
+    ParticipantRow p = changes.participant(s, userId);
+    if (p.banned()) {
+      setBanned(tx, s, userId, false);
+      changes.event(s, SessionEventType.SESSION_EVENT_TYPE_PARTICIPANT_UNBANNED, Map.of("user_id", userId));
+    }
+    return changes.participant(s, userId);
+  }
+
+  /** The roster entry as the contract shows it. */
+  public static dev.convene.v1.Participant toProto(ParticipantRow p) {
+    return SessionMapper.toProto(p);
+  }
+
+  private static void setBanned(Tx tx, SessionRow s, String userId, boolean banned) {
+    tx.handle().createUpdate(
+            "UPDATE participants SET banned = :banned WHERE tenant_id = :tenantId AND session_id = :sessionId AND user_id = :userId")
+        .bind("banned", banned).bind("tenantId", tx.tenantId()).bind("sessionId", s.id()).bind("userId", userId)
+        .execute();
   }
 }

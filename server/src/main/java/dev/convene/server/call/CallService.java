@@ -1,0 +1,71 @@
+package dev.convene.server.call;
+
+import static dev.convene.server.grpc.Unary.reply;
+
+import dev.convene.server.auth.Principal;
+import dev.convene.server.grpc.ConveneException;
+import dev.convene.server.platform.Platform;
+import dev.convene.server.platform.Tx;
+import dev.convene.server.session.ParticipantRow;
+import dev.convene.server.session.Rosters;
+import dev.convene.server.session.SessionRow;
+import dev.convene.v1.CallServiceGrpc;
+import dev.convene.v1.ErrorReason;
+import dev.convene.v1.KickParticipantRequest;
+import dev.convene.v1.KickParticipantResponse;
+import dev.convene.v1.UnbanParticipantRequest;
+import dev.convene.v1.UnbanParticipantResponse;
+import io.grpc.stub.StreamObserver;
+
+/** CallService: acting on a call as it happens (kick, ban, unban). */
+final class CallService extends CallServiceGrpc.CallServiceImplBase {
+  private final Platform platform;
+  private final RoomRemovals removals;
+
+  CallService(Platform platform, RoomRemovals removals) {
+    this.platform = platform;
+    this.removals = removals;
+  }
+
+  @Override
+  public void kickParticipant(KickParticipantRequest req, StreamObserver<KickParticipantResponse> out) {
+    Principal caller = Principal.current();
+    // Persist first: the removal, its ban and the job that makes the provider drop the participant
+    // commit together; the provider is asked after the commit, with no transaction open.
+    RoomRemovals.Removal removal = platform.uow().write(tx -> {
+      SessionRow s = lockAsHost(tx, caller, req.getSessionId());
+      ParticipantRow p = Rosters.kick(tx, s, req.getUserId(), req.getBan(), req.getReason());
+      return removals.schedule(tx, s, p);
+    });
+    boolean removed = removals.tryNow(removal);
+    reply(out, KickParticipantResponse.newBuilder().setParticipant(Rosters.toProto(removal.participant()))
+        .setRemovedFromRoom(removed).build());
+  }
+
+  @Override
+  public void unbanParticipant(UnbanParticipantRequest req, StreamObserver<UnbanParticipantResponse> out) {
+    Principal caller = Principal.current();
+    ParticipantRow p = platform.uow().write(tx ->
+        Rosters.unban(tx, lockAsHost(tx, caller, req.getSessionId()), req.getUserId()));
+    reply(out, UnbanParticipantResponse.newBuilder().setParticipant(Rosters.toProto(p)).build());
+  }
+
+  /**
+   * Locks the open session; a user must be one of its HOSTs (NOT_FOUND when not on its roster at
+   * all, so that a session's existence does not leak; PERMISSION_DENIED HOST_REQUIRED otherwise).
+   */
+  private static SessionRow lockAsHost(Tx tx, Principal caller, String sessionId) {
+    if (caller.isTenant()) {
+      SessionRow s = Rosters.lock(tx, sessionId);
+      Rosters.requireOpen(s);
+      return s;
+    }
+    Rosters.requireVisible(tx.handle(), caller, sessionId);
+    Rosters.Entry self = Rosters.lockOpen(tx, sessionId, caller.userId());
+    if (!self.participant().role().equals("HOST")) {
+      throw ConveneException.permissionDenied(ErrorReason.HOST_REQUIRED,
+          "only a host of session " + sessionId + " may do this");
+    }
+    return self.session();
+  }
+}
