@@ -2,6 +2,7 @@ package dev.convene.server.session;
 
 import dev.convene.server.db.Json;
 import dev.convene.server.grpc.ProtoTime;
+import dev.convene.v1.DuplicateIdentityPolicy;
 import dev.convene.v1.MediaType;
 import dev.convene.v1.Participant;
 import dev.convene.v1.ParticipantRole;
@@ -56,7 +57,8 @@ final class SessionMapper {
             .setLobbyEnabled(r.lobbyEnabled())
             .setNoShowGrace(ProtoTime.millis(r.noShowGraceMs()))
             .setEmptyTimeout(ProtoTime.millis(r.emptyTimeoutMs()))
-            .setJoinLead(ProtoTime.millis(r.joinLeadMs())))
+            .setJoinLead(ProtoTime.millis(r.joinLeadMs()))
+            .setDuplicateIdentity(DuplicateIdentityPolicy.valueOf("DUPLICATE_IDENTITY_POLICY_" + r.duplicateIdentity())))
         .putAllMetadata(Json.toStringMap(r.metadata()))
         .setCreateTime(ProtoTime.timestamp(r.createTime()))
         .setUpdateTime(ProtoTime.timestamp(r.updateTime()))

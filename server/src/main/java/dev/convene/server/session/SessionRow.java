@@ -31,7 +31,8 @@ public record SessionRow(
     Instant noShowDeadline,
     int presentCount,
     long joinLeadMs,
-    Room room) {
+    Room room,
+    String duplicateIdentity) {
 
   /**
    * The session's media provider and its room: {@code provider} is null until fixed (at create, or
@@ -48,12 +49,13 @@ public record SessionRow(
     return new SessionRow(id, tenantId, externalRef, requestId, title, media, status, scheduledStartTime,
         scheduledEndTime, maxParticipants, lobbyEnabled, noShowGraceMs, emptyTimeoutMs, metadata, statusReason,
         missingRoles, createTime, updateTime, startTime, endTime, emptySince, noShowDeadline, presentCount, joinLeadMs,
-        room);
+        room, duplicateIdentity);
   }
 
   SessionRow withPresentCount(int count) {
     return new SessionRow(id, tenantId, externalRef, requestId, title, media, status, scheduledStartTime,
         scheduledEndTime, maxParticipants, lobbyEnabled, noShowGraceMs, emptyTimeoutMs, metadata, statusReason,
-        missingRoles, createTime, updateTime, startTime, endTime, emptySince, noShowDeadline, count, joinLeadMs, room);
+        missingRoles, createTime, updateTime, startTime, endTime, emptySince, noShowDeadline, count, joinLeadMs, room,
+        duplicateIdentity);
   }
 }

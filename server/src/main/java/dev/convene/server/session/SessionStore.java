@@ -31,7 +31,7 @@ final class SessionStore {
       s.no_show_grace_ms, s.empty_timeout_ms, s.metadata::text AS metadata, s.status_reason,
       s.missing_roles, s.create_time, s.update_time, s.start_time, s.end_time, s.empty_since,
       s.no_show_deadline, s.present_count, s.join_lead_ms, s.provider, s.provider_room, s.provider_room_sid,
-      s.room_state
+      s.room_state, s.duplicate_identity
       """;
 
   static final String PARTICIPANT_COLUMNS = """
@@ -84,7 +84,7 @@ final class SessionStore {
   }
 
   /** Where request_fingerprint follows SESSION_COLUMNS. */
-  private static final int FINGERPRINT_COLUMN = 29;
+  private static final int FINGERPRINT_COLUMN = 30;
 
   /** A page of the tenant's sessions by scheduled start, then id, after the keyset cursor. */
   List<SessionRow> list(String tenantId, String status, String externalRef, String userId, Instant from,
@@ -158,11 +158,11 @@ final class SessionStore {
               INSERT INTO sessions (id, tenant_id, external_ref, request_id, title, media, status,
                   scheduled_start_time, scheduled_end_time, max_participants, lobby_enabled, no_show_grace_ms,
                   empty_timeout_ms, metadata, create_time, update_time, no_show_deadline, request_fingerprint,
-                  join_lead_ms, provider)
+                  join_lead_ms, provider, duplicate_identity)
               VALUES (:id, :tenantId, :externalRef, :requestId, :title, :media, :status,
                   :scheduledStartTime, :scheduledEndTime, :maxParticipants, :lobbyEnabled, :noShowGraceMs,
                   :emptyTimeoutMs, CAST(:metadata AS jsonb), :createTime, :updateTime, :noShowDeadline, :fingerprint,
-                  :joinLeadMs, :provider)
+                  :joinLeadMs, :provider, :duplicateIdentity)
               ON CONFLICT (tenant_id, request_id) WHERE request_id IS NOT NULL DO NOTHING
               RETURNING *
             ), roster AS (
@@ -181,7 +181,8 @@ final class SessionStore {
         .bind("noShowGraceMs", s.noShowGraceMs()).bind("emptyTimeoutMs", s.emptyTimeoutMs())
         .bind("metadata", s.metadata()).bind("createTime", s.createTime()).bind("updateTime", s.updateTime())
         .bind("noShowDeadline", s.noShowDeadline()).bind("fingerprint", fingerprint)
-        .bind("joinLeadMs", s.joinLeadMs()).bind("provider", s.room().provider()), roster)
+        .bind("joinLeadMs", s.joinLeadMs()).bind("provider", s.room().provider())
+        .bind("duplicateIdentity", s.duplicateIdentity()), roster)
         .map(SESSION).findOne();
   }
 
@@ -289,7 +290,8 @@ final class SessionStore {
         rs.getLong(12), rs.getLong(13), rs.getString(14), rs.getString(15),
         roles == null ? new String[0] : (String[]) roles.getArray(), instant(rs, 17), instant(rs, 18),
         instant(rs, 19), instant(rs, 20), instant(rs, 21), instant(rs, 22), rs.getInt(23), rs.getLong(24),
-        new SessionRow.Room(rs.getString(25), rs.getString(26), rs.getString(27), rs.getString(28)));
+        new SessionRow.Room(rs.getString(25), rs.getString(26), rs.getString(27), rs.getString(28)),
+        rs.getString(29));
   }
 
   private static ParticipantRow participant(ResultSet rs, StatementContext ctx) throws SQLException {

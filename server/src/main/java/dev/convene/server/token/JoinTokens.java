@@ -84,6 +84,11 @@ final class JoinTokens {
       throw ConveneException.permissionDenied(ErrorReason.PARTICIPANT_BANNED,
           "user " + userId + " is banned from session " + sessionId);
     }
+    if (e.participant().present() && s.duplicateIdentity().equals("REJECT_NEW")) {
+      throw ConveneException.failedPrecondition(ErrorReason.ALREADY_CONNECTED,
+          "user " + userId + " is in the call already, and session " + sessionId + " rejects a second connection",
+          Map.of());
+    }
     Instant now = tx.now();
     Instant opens = s.scheduledStartTime().minusMillis(s.joinLeadMs());
     if (now.isBefore(opens)) {

@@ -358,4 +358,30 @@ class TokenServiceTest {
       refusing.stop(0);
     }
   }
+
+  @Test
+  void aSecondConnection_isRefusedOnlyWhereTheSessionSaysRejectNew() {
+    Instant start = server.clock.instant();
+    Session strict = sessions.createSession(CreateSessionRequest.newBuilder().setExternalRef("dup-1")
+        .setMedia(MediaType.MEDIA_TYPE_AUDIO).setScheduledStartTime(ProtoTime.timestamp(start))
+        .setScheduledEndTime(ProtoTime.timestamp(start.plus(Duration.ofMinutes(30))))
+        .setSettings(SessionSettings.newBuilder()
+            .setDuplicateIdentity(DuplicateIdentityPolicy.DUPLICATE_IDENTITY_POLICY_REJECT_NEW))
+        .addParticipants(ParticipantSpec.newBuilder().setUserId("dr").setRole(ParticipantRole.PARTICIPANT_ROLE_HOST))
+        .build()).getSession();
+    assertEquals(DuplicateIdentityPolicy.DUPLICATE_IDENTITY_POLICY_REJECT_NEW, strict.getSettings().getDuplicateIdentity());
+    Session lenient = visit("dup-2");
+    server.clock.set(ProtoTime.instant(lenient.getScheduledStartTime()));
+    assertEquals(DuplicateIdentityPolicy.DUPLICATE_IDENTITY_POLICY_REPLACE_EXISTING,
+        lenient.getSettings().getDuplicateIdentity());
+    for (Session s : List.of(strict, lenient)) {
+      tokens.issueJoinToken(ask(s, "dr"));
+      sessions.joinSession(JoinSessionRequest.newBuilder().setSessionId(s.getId()).setUserId("dr").build());
+    }
+    assertStatus(Code.FAILED_PRECONDITION, "ALREADY_CONNECTED", () -> tokens.issueJoinToken(ask(strict, "dr")));
+    assertEquals("dr", tokens.issueJoinToken(ask(lenient, "dr")).getJoinToken().getIdentity());
+    // Once the participant has left, the strict session issues again.
+    sessions.leaveSession(LeaveSessionRequest.newBuilder().setSessionId(strict.getId()).setUserId("dr").build());
+    assertEquals("dr", tokens.issueJoinToken(ask(strict, "dr")).getJoinToken().getIdentity());
+  }
 }
