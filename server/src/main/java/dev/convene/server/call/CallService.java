@@ -9,7 +9,14 @@ import dev.convene.server.platform.Tx;
 import dev.convene.server.session.ParticipantRow;
 import dev.convene.server.session.Rosters;
 import dev.convene.server.session.SessionRow;
+import dev.convene.v1.AdmitParticipantRequest;
+import dev.convene.v1.AdmitParticipantResponse;
 import dev.convene.v1.CallServiceGrpc;
+import dev.convene.v1.DenyParticipantRequest;
+import dev.convene.v1.DenyParticipantResponse;
+import dev.convene.v1.ListLobbyRequest;
+import dev.convene.v1.ListLobbyResponse;
+import java.util.List;
 import dev.convene.v1.ErrorReason;
 import dev.convene.v1.KickParticipantRequest;
 import dev.convene.v1.KickParticipantResponse;
@@ -19,6 +26,8 @@ import io.grpc.stub.StreamObserver;
 
 /** CallService: acting on a call as it happens (kick, ban, unban). */
 final class CallService extends CallServiceGrpc.CallServiceImplBase {
+  static final int LOBBY_LIMIT = 200;
+
   private final Platform platform;
   private final RoomRemovals removals;
 
@@ -48,6 +57,32 @@ final class CallService extends CallServiceGrpc.CallServiceImplBase {
     ParticipantRow p = platform.uow().write(tx ->
         Rosters.unban(tx, lockAsHost(tx, caller, req.getSessionId()), req.getUserId()));
     reply(out, UnbanParticipantResponse.newBuilder().setParticipant(Rosters.toProto(p)).build());
+  }
+
+  @Override
+  public void listLobby(ListLobbyRequest req, StreamObserver<ListLobbyResponse> out) {
+    Principal caller = Principal.current();
+    List<ParticipantRow> waiting = platform.uow().write(tx ->
+        Rosters.lobby(tx, lockAsHost(tx, caller, req.getSessionId()), LOBBY_LIMIT));
+    ListLobbyResponse.Builder b = ListLobbyResponse.newBuilder();
+    waiting.forEach(p -> b.addParticipants(Rosters.toProto(p)));
+    reply(out, b.build());
+  }
+
+  @Override
+  public void admitParticipant(AdmitParticipantRequest req, StreamObserver<AdmitParticipantResponse> out) {
+    Principal caller = Principal.current();
+    ParticipantRow p = platform.uow().write(tx ->
+        Rosters.decideAdmission(tx, lockAsHost(tx, caller, req.getSessionId()), req.getUserId(), true));
+    reply(out, AdmitParticipantResponse.newBuilder().setParticipant(Rosters.toProto(p)).build());
+  }
+
+  @Override
+  public void denyParticipant(DenyParticipantRequest req, StreamObserver<DenyParticipantResponse> out) {
+    Principal caller = Principal.current();
+    ParticipantRow p = platform.uow().write(tx ->
+        Rosters.decideAdmission(tx, lockAsHost(tx, caller, req.getSessionId()), req.getUserId(), false));
+    reply(out, DenyParticipantResponse.newBuilder().setParticipant(Rosters.toProto(p)).build());
   }
 
   /**

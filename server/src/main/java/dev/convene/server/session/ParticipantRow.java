@@ -16,18 +16,22 @@ public record ParticipantRow(
     long connectedMs,
     int joinCount,
     Instant addTime,
-    boolean banned) {
+    boolean banned,
+    String admission,
+    Instant lobbyEnterTime) {
 
   /** This entry after joining at {@code at}. */
   ParticipantRow joined(Instant at) {
     return new ParticipantRow(id, sessionId, userId, displayName, role, true,
-        firstJoinTime == null ? at : firstJoinTime, at, lastLeaveTime, connectedMs, joinCount + 1, addTime, banned);
+        firstJoinTime == null ? at : firstJoinTime, at, lastLeaveTime, connectedMs, joinCount + 1, addTime, banned,
+        admission, lobbyEnterTime);
   }
 
   /** This entry after leaving at {@code at}, with the time since the last join added. */
   ParticipantRow left(Instant at) {
     long span = Math.max(0, at.toEpochMilli() - lastJoinTime.toEpochMilli());
     return new ParticipantRow(id, sessionId, userId, displayName, role, false,
-        firstJoinTime, lastJoinTime, at, connectedMs + span, joinCount, addTime, banned);
+        firstJoinTime, lastJoinTime, at, connectedMs + span, joinCount, addTime, banned,
+        admission, lobbyEnterTime);
   }
 }

@@ -125,4 +125,53 @@ public final class Rosters {
         .bind("banned", banned).bind("tenantId", tx.tenantId()).bind("sessionId", s.id()).bind("userId", userId)
         .execute();
   }
+
+  /** What the lobby decides for a join token. */
+  public enum Lobby { PASS, WAITING, DENIED }
+
+  /**
+   * The lobby's word on a join token for {@code p} in the locked session {@code s}: no lobby, a
+   * HOST, or an admitted participant pass; a denied one is DENIED; anyone else now WAITS (entering
+   * the lobby the first time, with a LOBBY_ENTERED event, committed with the caller's transaction).
+   */
+  public static Lobby lobby(Tx tx, SessionRow s, ParticipantRow p) {
+    if (!s.lobbyEnabled() || p.role().equals(SessionChanges.HOST) || p.admission().equals("ADMITTED")) {
+      return Lobby.PASS;
+    }
+    if (p.admission().equals("DENIED")) {
+      return Lobby.DENIED;
+    }
+    if (!p.admission().equals("WAITING")) {
+      setAdmission(tx, s, p.userId(), "WAITING", tx.now());
+      new SessionChanges(tx).event(s, SessionEventType.SESSION_EVENT_TYPE_LOBBY_ENTERED, Map.of("user_id", p.userId()));
+    }
+    return Lobby.WAITING;
+  }
+
+  /** Admits ({@code admit}) or turns away {@code userId} in the locked, open session {@code s}. */
+  public static ParticipantRow decideAdmission(Tx tx, SessionRow s, String userId, boolean admit) {
+    SessionChanges changes = new SessionChanges(tx);
+    ParticipantRow p = changes.participant(s, userId);
+    String to = admit ? "ADMITTED" : "DENIED";
+    if (!p.admission().equals(to)) {
+      setAdmission(tx, s, userId, to, p.lobbyEnterTime());
+      changes.event(s, admit ? SessionEventType.SESSION_EVENT_TYPE_PARTICIPANT_ADMITTED
+          : SessionEventType.SESSION_EVENT_TYPE_PARTICIPANT_DENIED, Map.of("user_id", userId));
+    }
+    return changes.participant(s, userId);
+  }
+
+  /** Who waits in the session's lobby, longest waiting first (at most {@code limit}). */
+  public static java.util.List<ParticipantRow> lobby(Tx tx, SessionRow s, int limit) {
+    return SessionStore.lobby(tx.handle(), tx.tenantId(), s.id(), limit);
+  }
+
+  private static void setAdmission(Tx tx, SessionRow s, String userId, String admission, java.time.Instant enter) {
+    tx.handle().createUpdate("""
+            UPDATE participants SET admission = :admission, lobby_enter_time = :enter
+            WHERE tenant_id = :tenantId AND session_id = :sessionId AND user_id = :userId
+            """)
+        .bind("admission", admission).bind("enter", enter).bind("tenantId", tx.tenantId()).bind("sessionId", s.id())
+        .bind("userId", userId).execute();
+  }
 }

@@ -2,6 +2,7 @@ package dev.convene.server.session;
 
 import dev.convene.server.db.Json;
 import dev.convene.server.grpc.ProtoTime;
+import dev.convene.v1.AdmissionState;
 import dev.convene.v1.DuplicateIdentityPolicy;
 import dev.convene.v1.MediaType;
 import dev.convene.v1.Participant;
@@ -95,7 +96,11 @@ final class SessionMapper {
         .setConnectedDuration(ProtoTime.millis(p.connectedMs()))
         .setJoinCount(p.joinCount())
         .setAddTime(ProtoTime.timestamp(p.addTime()))
-        .setBanned(p.banned());
+        .setBanned(p.banned())
+        .setAdmission(AdmissionState.valueOf("ADMISSION_STATE_" + p.admission()));
+    if (p.lobbyEnterTime() != null) {
+      b.setLobbyEnterTime(ProtoTime.timestamp(p.lobbyEnterTime()));
+    }
     if (p.firstJoinTime() != null) {
       b.setFirstJoinTime(ProtoTime.timestamp(p.firstJoinTime()));
     }

@@ -36,7 +36,7 @@ final class SessionStore {
 
   static final String PARTICIPANT_COLUMNS = """
       id, session_id, user_id, display_name, role, present, first_join_time, last_join_time,
-      last_leave_time, connected_ms, join_count, add_time, banned
+      last_leave_time, connected_ms, join_count, add_time, banned, admission, lobby_enter_time
       """;
 
   static final RowMapper<SessionRow> SESSION = SessionStore::session;
@@ -118,6 +118,17 @@ final class SessionStore {
             """)
         .bind("tenantId", tenantId).bind("sessionId", sessionId).bind("afterId", afterId).bind("limit", limit)
         .map(PARTICIPANT).list());
+  }
+
+  /** Who waits in the session's lobby, longest waiting first. */
+  static List<ParticipantRow> lobby(Handle h, String tenantId, String sessionId, int limit) {
+    return h.createQuery("SELECT " + PARTICIPANT_COLUMNS + """
+            FROM participants
+            WHERE tenant_id = :tenantId AND session_id = :sessionId AND admission = 'WAITING'
+            ORDER BY lobby_enter_time, id
+            LIMIT :limit
+            """)
+        .bind("tenantId", tenantId).bind("sessionId", sessionId).bind("limit", limit).map(PARTICIPANT).list();
   }
 
   boolean exists(String tenantId, String id) {
@@ -297,6 +308,6 @@ final class SessionStore {
   private static ParticipantRow participant(ResultSet rs, StatementContext ctx) throws SQLException {
     return new ParticipantRow(rs.getLong(1), rs.getString(2), rs.getString(3), rs.getString(4), rs.getString(5),
         rs.getBoolean(6), instant(rs, 7), instant(rs, 8), instant(rs, 9), rs.getLong(10), rs.getInt(11),
-        instant(rs, 12), rs.getBoolean(13));
+        instant(rs, 12), rs.getBoolean(13), rs.getString(14), instant(rs, 15));
   }
 }

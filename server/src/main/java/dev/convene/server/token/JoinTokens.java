@@ -53,7 +53,8 @@ final class JoinTokens {
   }
 
   /** What the first transaction decided: a token, or that the room must be created first. */
-  private record Step(JoinToken token, RoomSpec room, ProviderConfigs.Resolved provider, ProviderKind kind) {}
+  private record Step(JoinToken token, RoomSpec room, ProviderConfigs.Resolved provider, ProviderKind kind,
+      boolean waiting) {}
 
   /** A join token for {@code userId} in {@code sessionId}, asked for by {@code caller}. */
   JoinToken issue(Principal caller, String tenantId, String sessionId, String userId) {
@@ -62,6 +63,11 @@ final class JoinTokens {
       throw ConveneException.notFound(ErrorReason.SESSION_NOT_FOUND, "session " + sessionId + " not found");
     }
     Step step = platform.uow().write(tenantId, caller.actor(), tx -> decide(tx, caller, sessionId, userId, null));
+    if (step.waiting()) {
+      // Thrown after the commit: the wait (LOBBY_ENTERED) is recorded, so hosts see who waits.
+      throw ConveneException.failedPrecondition(ErrorReason.AWAITING_ADMISSION,
+          "user " + userId + " waits in the lobby of session " + sessionId + " to be admitted by a host", Map.of());
+    }
     if (step.token() != null) {
       return step.token();
     }
@@ -96,6 +102,14 @@ final class JoinTokens {
           "the join window of session " + sessionId + " opens at " + opens,
           Map.of("join_window_open_time", opens.toString()));
     }
+    Rosters.Lobby lobby = Rosters.lobby(tx, s, e.participant());
+    if (lobby == Rosters.Lobby.DENIED) {
+      throw ConveneException.permissionDenied(ErrorReason.ADMISSION_DENIED,
+          "user " + userId + " was turned away from the lobby of session " + sessionId);
+    }
+    if (lobby == Rosters.Lobby.WAITING) {
+      return new Step(null, null, null, null, true);
+    }
     ProviderKind kind = s.room().provider() != null ? ProviderKind.valueOf(s.room().provider())
         : configs.defaultProvider(tx.handle(), tx.tenantId()).orElseThrow(() -> notConfigured("no default provider"));
     ProviderConfigs.Resolved resolved = configs.resolve(tx.handle(), tx.tenantId(), kind)
@@ -118,9 +132,10 @@ final class JoinTokens {
       String callback = resolved.statusCallbackBaseUrl().isEmpty() ? null
           : resolved.statusCallbackBaseUrl().replaceAll("/+$", "") + "/webhooks/" + webhookName(kind) + "/" + tx.tenantId();
       return new Step(null, new RoomSpec(s.id(), s.media().equals("AUDIO"), s.maxParticipants(),
-          Duration.ofMillis(s.emptyTimeoutMs()), callback, mediaRegion(resolved)), resolved, kind);
+          Duration.ofMillis(s.emptyTimeoutMs()), callback, mediaRegion(resolved)), resolved, kind, false);
     }
-    return new Step(mint(tx, caller, s, e, kind, resolved, room.name() == null ? s.id() : room.name()), null, null, kind);
+    return new Step(mint(tx, caller, s, e, kind, resolved, room.name() == null ? s.id() : room.name()), null, null, kind,
+        false);
   }
 
   private JoinToken mint(Tx tx, Principal caller, SessionRow s, Rosters.Entry e, ProviderKind kind,

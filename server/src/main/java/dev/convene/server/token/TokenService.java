@@ -106,11 +106,17 @@ final class TokenService extends TokenServiceGrpc.TokenServiceImplBase {
       throw e;
     }
     Principal guest = Principal.guest(code.tenantId(), "access_code:" + code.id(), code.userId(), code.sessionId());
-    JoinToken token;
+    JoinToken token = null;
     try {
       token = joinTokens.issue(guest, code.tenantId(), code.sessionId(), code.userId());
+    } catch (ConveneException e) {
+      if (e.reason() != ErrorReason.AWAITING_ADMISSION) {
+        // No join token, no use: give it back.
+        platform.jdbi().useHandle(h -> codes.returnUse(h, code));
+        throw e;
+      }
+      // A lobby: the guest gets its credential now and its token once a host admits it.
     } catch (RuntimeException e) {
-      // No join token, no use: give it back.
       platform.jdbi().useHandle(h -> codes.returnUse(h, code));
       throw e;
     }
@@ -119,9 +125,22 @@ final class TokenService extends TokenServiceGrpc.TokenServiceImplBase {
           Map.of("access_code_id", code.id(), "user_id", code.userId(), "use_count", code.useCount() + 1));
       return null;
     });
-    Credential credential = credentials.guest(code.tenantId(), code.sessionId(), code.userId(),
-        ProtoTime.instant(token.getExpireTime()));
-    reply(out, RedeemAccessCodeResponse.newBuilder().setGuestCredential(credential).setJoinToken(token).build());
+    Instant expire = token != null ? ProtoTime.instant(token.getExpireTime())
+        : JoinTokens.expireTime(platform.clock().instant(), scheduledEnd(code.tenantId(), code.sessionId()));
+    Credential credential = credentials.guest(code.tenantId(), code.sessionId(), code.userId(), expire);
+    RedeemAccessCodeResponse.Builder b = RedeemAccessCodeResponse.newBuilder().setGuestCredential(credential);
+    if (token != null) {
+      b.setJoinToken(token);
+    } else {
+      b.setAwaitingAdmission(true);
+    }
+    reply(out, b.build());
+  }
+
+  private Instant scheduledEnd(String tenantId, String sessionId) {
+    return platform.jdbi().withHandle(h -> h.createQuery(
+            "SELECT scheduled_end_time FROM sessions WHERE tenant_id = :tenantId AND id = :id")
+        .bind("tenantId", tenantId).bind("id", sessionId).mapTo(Instant.class).one());
   }
 
   private void requireSession(String tenantId, String sessionId) {

@@ -147,4 +147,61 @@ class CallServiceTest {
     return server.jdbi().withHandle(h -> h.createQuery(
         "SELECT count(*) FROM jobs WHERE kind = 'provider.remove_participant'").mapTo(Long.class).one());
   }
+
+  @Test
+  void aLobby_holdsParticipantsAndGuestsUntilAHostAdmitsThem_andRecordsTheWait() {
+    Instant start = server.clock.instant();
+    Session lobby = sessions.createSession(CreateSessionRequest.newBuilder().setExternalRef("lobby-1")
+        .setMedia(MediaType.MEDIA_TYPE_VIDEO).setScheduledStartTime(ProtoTime.timestamp(start))
+        .setScheduledEndTime(ProtoTime.timestamp(start.plus(Duration.ofMinutes(30))))
+        .setSettings(SessionSettings.newBuilder().setLobbyEnabled(true))
+        .addParticipants(ParticipantSpec.newBuilder().setUserId("dr").setRole(ParticipantRole.PARTICIPANT_ROLE_HOST))
+        .addParticipants(ParticipantSpec.newBuilder().setUserId("pat").setRole(ParticipantRole.PARTICIPANT_ROLE_PARTICIPANT))
+        .addParticipants(ParticipantSpec.newBuilder().setUserId("guest").setRole(ParticipantRole.PARTICIPANT_ROLE_PARTICIPANT))
+        .build()).getSession();
+    IssueJoinTokenRequest pat = IssueJoinTokenRequest.newBuilder().setSessionId(lobby.getId()).setUserId("pat").build();
+    // The host needs no admission.
+    assertEquals("dr", tokens.issueJoinToken(IssueJoinTokenRequest.newBuilder().setSessionId(lobby.getId())
+        .setUserId("dr").build()).getJoinToken().getIdentity());
+    assertStatus(Code.FAILED_PRECONDITION, "AWAITING_ADMISSION", () -> tokens.issueJoinToken(pat));
+    // A guest redeeming a code gets its credential, but no token yet.
+    String code = tokens.createAccessCode(CreateAccessCodeRequest.newBuilder().setSessionId(lobby.getId())
+        .setUserId("guest").build()).getCode();
+    server.clock.advance(Duration.ofSeconds(5));
+    RedeemAccessCodeResponse redeemed = TokenServiceGrpc.newBlockingStub(server.channel).redeemAccessCode(
+        RedeemAccessCodeRequest.newBuilder().setSessionId(lobby.getId()).setCode(code).build());
+    assertTrue(redeemed.getAwaitingAdmission());
+    assertFalse(redeemed.hasJoinToken());
+    var asGuest = TokenServiceGrpc.newBlockingStub(server.channel)
+        .withCallCredentials(TestServer.bearer(redeemed.getGuestCredential().getCredential()));
+    IssueJoinTokenRequest guest = IssueJoinTokenRequest.newBuilder().setSessionId(lobby.getId()).setUserId("guest").build();
+    assertStatus(Code.FAILED_PRECONDITION, "AWAITING_ADMISSION", () -> asGuest.issueJoinToken(guest));
+
+    // The host sees who waits, longest first, and decides.
+    var asDr = CallServiceGrpc.newBlockingStub(server.channel).withCallCredentials(TestServer.bearer(
+        new CredentialFeature(server.platform).issuer().user(server.tenantA.tenantId(), "dr", Duration.ofHours(1))
+            .getCredential()));
+    List<Participant> waiting = asDr.listLobby(ListLobbyRequest.newBuilder().setSessionId(lobby.getId()).build())
+        .getParticipantsList();
+    assertEquals(List.of("pat", "guest"), waiting.stream().map(Participant::getUserId).toList());
+    assertEquals(AdmissionState.ADMISSION_STATE_WAITING, waiting.get(0).getAdmission());
+    assertEquals(AdmissionState.ADMISSION_STATE_ADMITTED, asDr.admitParticipant(AdmitParticipantRequest.newBuilder()
+        .setSessionId(lobby.getId()).setUserId("guest").build()).getParticipant().getAdmission());
+    assertEquals("guest", asGuest.issueJoinToken(guest).getJoinToken().getIdentity());
+    asDr.denyParticipant(DenyParticipantRequest.newBuilder().setSessionId(lobby.getId()).setUserId("pat").build());
+    assertStatus(Code.PERMISSION_DENIED, "ADMISSION_DENIED", () -> tokens.issueJoinToken(pat));
+    assertEquals(List.of(), asDr.listLobby(ListLobbyRequest.newBuilder().setSessionId(lobby.getId()).build())
+        .getParticipantsList());
+    // A non-host user may not run the lobby.
+    var asPat = CallServiceGrpc.newBlockingStub(server.channel).withCallCredentials(TestServer.bearer(
+        new CredentialFeature(server.platform).issuer().user(server.tenantA.tenantId(), "pat", Duration.ofHours(1))
+            .getCredential()));
+    assertStatus(Code.PERMISSION_DENIED, "HOST_REQUIRED", () -> asPat.admitParticipant(AdmitParticipantRequest
+        .newBuilder().setSessionId(lobby.getId()).setUserId("pat").build()));
+    List<SessionEventType> types = sessions.listSessionEvents(ListSessionEventsRequest.newBuilder()
+        .setSessionId(lobby.getId()).build()).getEventsList().stream().map(SessionEvent::getType).toList();
+    assertEquals(2, types.stream().filter(t -> t == SessionEventType.SESSION_EVENT_TYPE_LOBBY_ENTERED).count());
+    assertTrue(types.contains(SessionEventType.SESSION_EVENT_TYPE_PARTICIPANT_ADMITTED));
+    assertTrue(types.contains(SessionEventType.SESSION_EVENT_TYPE_PARTICIPANT_DENIED));
+  }
 }
