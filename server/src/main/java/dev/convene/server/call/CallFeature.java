@@ -13,7 +13,7 @@ public final class CallFeature implements Feature {
   private final RoomRemovals removals;
 
   public CallFeature(Platform platform, ProviderFeature providers) {
-    this.removals = new RoomRemovals(platform, providers.configs(), providers.factory());
+    this.removals = new RoomRemovals(platform, providers.tenantProviders());
     this.service = new CallService(platform, removals);
   }
 

@@ -3,9 +3,7 @@ package dev.convene.server.call;
 import dev.convene.server.platform.OutsideJobHandler;
 import dev.convene.server.platform.Platform;
 import dev.convene.server.platform.Tx;
-import dev.convene.server.provider.ProviderConfigs;
-import dev.convene.server.provider.ProviderException;
-import dev.convene.server.provider.ProviderFactory;
+import dev.convene.server.provider.TenantProviders;
 import dev.convene.server.session.ParticipantRow;
 import dev.convene.server.session.SessionChanges;
 import dev.convene.server.session.SessionRow;
@@ -30,13 +28,11 @@ final class RoomRemovals implements OutsideJobHandler {
   record Removal(String tenantId, String sessionId, ParticipantRow participant, SessionRow.Room room) {}
 
   private final Platform platform;
-  private final ProviderConfigs configs;
-  private final ProviderFactory factory;
+  private final TenantProviders providers;
 
-  RoomRemovals(Platform platform, ProviderConfigs configs, ProviderFactory factory) {
+  RoomRemovals(Platform platform, TenantProviders providers) {
     this.platform = platform;
-    this.configs = configs;
-    this.factory = factory;
+    this.providers = providers;
   }
 
   @Override
@@ -84,16 +80,9 @@ final class RoomRemovals implements OutsideJobHandler {
   }
 
   private void remove(String tenantId, String sessionId, String userId, SessionRow.Room room) {
-    ProviderKind kind = ProviderKind.valueOf(room.provider());
-    Optional<ProviderConfigs.Resolved> resolved = configs.resolve(tenantId, kind);
-    if (resolved.isEmpty()) {
-      return;
-    }
-    try {
-      factory.create(resolved.get().settings()).removeParticipant(room.name() == null ? sessionId : room.name(), userId);
-    } catch (ProviderException e) {
-      throw new IllegalStateException("the " + kind.name() + " room did not drop the participant: " + e.getMessage());
-    }
+    String name = room.name() == null ? sessionId : room.name();
+    providers.call(tenantId, ProviderKind.valueOf(room.provider()), "dropping the participant from the room",
+        p -> p.removeParticipant(name, userId));
   }
 
   private static boolean hasRoom(SessionRow.Room room) {

@@ -35,6 +35,11 @@ public final class ProviderFeature implements Feature {
     return factory;
   }
 
+  /** The tenants' configured providers, for the jobs that make provider rooms follow Convene. */
+  public TenantProviders tenantProviders() {
+    return new TenantProviders(configs, factory);
+  }
+
   /**
    * Checks every stored configuration against its provider and logs each result per tenant (what
    * the deployment guides ask operators to confirm at start-up). Runs on its own daemon thread so

@@ -2,9 +2,7 @@ package dev.convene.server.token;
 
 import dev.convene.server.platform.OutsideJobHandler;
 import dev.convene.server.platform.Platform;
-import dev.convene.server.provider.ProviderConfigs;
-import dev.convene.server.provider.ProviderException;
-import dev.convene.server.provider.ProviderFactory;
+import dev.convene.server.provider.TenantProviders;
 import dev.convene.server.session.Rosters;
 import dev.convene.server.session.SessionChanges;
 import dev.convene.server.session.SessionRow;
@@ -20,13 +18,11 @@ import java.util.Optional;
  */
 final class EndRoomJob implements OutsideJobHandler {
   private final Platform platform;
-  private final ProviderConfigs configs;
-  private final ProviderFactory factory;
+  private final TenantProviders providers;
 
-  EndRoomJob(Platform platform, ProviderConfigs configs, ProviderFactory factory) {
+  EndRoomJob(Platform platform, TenantProviders providers) {
     this.platform = platform;
-    this.configs = configs;
-    this.factory = factory;
+    this.providers = providers;
   }
 
   @Override
@@ -46,16 +42,7 @@ final class EndRoomJob implements OutsideJobHandler {
     }
     ProviderKind kind = ProviderKind.valueOf(room.get().provider());
     String name = room.get().name() == null ? sessionId : room.get().name();
-    // A tenant that removed its configuration since cannot have its room ended by Convene; the
-    // provider's own empty-room timeout ends it.
-    Optional<ProviderConfigs.Resolved> resolved = configs.resolve(tenantId, kind);
-    if (resolved.isPresent()) {
-      try {
-        factory.create(resolved.get().settings()).endRoom(name);
-      } catch (ProviderException e) {
-        throw new IllegalStateException("ending the " + kind.name() + " room failed: " + e.getMessage());
-      }
-    }
+    providers.call(tenantId, kind, "ending the room", p -> p.endRoom(name));
     platform.uow().write(tenantId, actor, tx -> {
       SessionRow s = Rosters.lock(tx, sessionId);
       if (SessionChanges.ROOM_ENDING.equals(s.room().state())) {

@@ -20,7 +20,7 @@ public final class TokenFeature implements Feature {
         ServerSecrets.shared(platform.jdbi(), platform.clock(), platform.secrets(), "access_code_key"));
     this.service = new TokenService(platform, joinTokens, codes, new Throttle(platform.jdbi(), platform.clock()),
         credentials);
-    this.endRoom = new EndRoomJob(platform, providers.configs(), providers.factory());
+    this.endRoom = new EndRoomJob(platform, providers.tenantProviders());
   }
 
   @Override

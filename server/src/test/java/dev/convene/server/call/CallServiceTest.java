@@ -140,7 +140,7 @@ class CallServiceTest {
     Map<String, Object> job = server.jdbi().withHandle(h -> h.createQuery(
         "SELECT attempts, last_error FROM jobs WHERE kind = 'provider.remove_participant'").mapToMap().one());
     assertEquals(1, ((Number) job.get("attempts")).intValue());
-    assertTrue(String.valueOf(job.get("last_error")).contains("did not drop the participant"), String.valueOf(job));
+    assertTrue(String.valueOf(job.get("last_error")).contains("dropping the participant from the room on PROVIDER_KIND_LIVEKIT failed"), String.valueOf(job));
   }
 
   long jobs() {
