@@ -56,11 +56,25 @@ public final class CredentialVerifier {
   private final Duration cacheTtl;
   private final Map<String, TenantKey> keys = new ConcurrentHashMap<>();
   private final Map<String, Revocation> revocations = new ConcurrentHashMap<>();
+  /** Built once: it finds each credential's key by its {@code kid} and reads the time from {@code clock}. */
+  private final JwtParser parser;
 
   public CredentialVerifier(Jdbi jdbi, Clock clock, Duration cacheTtl) {
     this.jdbi = jdbi;
     this.clock = clock;
     this.cacheTtl = cacheTtl;
+    this.parser = Jwts.parser()
+        .keyLocator(new LocatorAdapter<Key>() {
+          @Override
+          protected Key locate(JwsHeader header) {
+            return key(header.getKeyId()).key();
+          }
+        })
+        .clock(() -> Date.from(clock.instant()))
+        .clockSkewSeconds(LEEWAY_SECONDS)
+        .requireIssuer(ISSUER)
+        .requireAudience(AUDIENCE)
+        .build();
   }
 
   /** Whether {@code credential} has the shape of a signed credential (three base64url parts). */
@@ -71,33 +85,22 @@ public final class CredentialVerifier {
 
   /** The principal a valid credential speaks for; UNAUTHENTICATED otherwise. */
   public Principal verify(String credential) {
-    TenantKey[] used = new TenantKey[1];
-    JwtParser parser = Jwts.parser()
-        .keyLocator(new LocatorAdapter<Key>() {
-          @Override
-          protected Key locate(JwsHeader header) {
-            used[0] = key(header.getKeyId());
-            return used[0].key();
-          }
-        })
-        .clock(() -> Date.from(clock.instant()))
-        .clockSkewSeconds(LEEWAY_SECONDS)
-        .requireIssuer(ISSUER)
-        .requireAudience(AUDIENCE)
-        .build();
-    Claims claims;
+    io.jsonwebtoken.Jws<Claims> jws;
     try {
-      claims = parser.parseSignedClaims(credential).getPayload();
+      jws = parser.parseSignedClaims(credential);
     } catch (ExpiredJwtException e) {
       throw ConveneException.unauthenticated(ErrorReason.CREDENTIAL_EXPIRED,
           "the credential has expired; obtain a new one");
     } catch (JwtException | IllegalArgumentException e) {
       throw invalid();
     }
+    Claims claims = jws.getPayload();
+    // The key the signature was checked with (now cached) names the tenant the credential may speak for.
+    TenantKey signer = key(jws.getHeader().getKeyId());
     String tenantId = claims.get(TENANT_CLAIM, String.class);
     String userId = claims.getSubject();
     Date issued = claims.getIssuedAt();
-    if (tenantId == null || !tenantId.equals(used[0].tenantId()) || userId == null || issued == null
+    if (tenantId == null || !tenantId.equals(signer.tenantId()) || userId == null || issued == null
         || claims.getExpiration() == null || claims.getId() == null) {
       throw invalid();
     }

@@ -74,7 +74,6 @@ final class TokenService extends TokenServiceGrpc.TokenServiceImplBase {
   @Override
   public void listAccessCodes(ListAccessCodesRequest req, StreamObserver<ListAccessCodesResponse> out) {
     String tenantId = Principal.current().tenantId();
-    platform.jdbi().useHandle(h -> Rosters.requireVisible(h, Principal.current(), req.getSessionId()));
     requireSession(tenantId, req.getSessionId());
     ListAccessCodesResponse.Builder b = ListAccessCodesResponse.newBuilder();
     codes.list(tenantId, req.getSessionId()).forEach(r -> b.addAccessCodes(AccessCodes.toProto(r)));
@@ -109,16 +108,13 @@ final class TokenService extends TokenServiceGrpc.TokenServiceImplBase {
     JoinToken token = null;
     try {
       token = joinTokens.issue(guest, code.tenantId(), code.sessionId(), code.userId());
-    } catch (ConveneException e) {
-      if (e.reason() != ErrorReason.AWAITING_ADMISSION) {
+    } catch (RuntimeException e) {
+      if (!(e instanceof ConveneException ce && ce.reason() == ErrorReason.AWAITING_ADMISSION)) {
         // No join token, no use: give it back.
         platform.jdbi().useHandle(h -> codes.returnUse(h, code));
         throw e;
       }
       // A lobby: the guest gets its credential now and its token once a host admits it.
-    } catch (RuntimeException e) {
-      platform.jdbi().useHandle(h -> codes.returnUse(h, code));
-      throw e;
     }
     platform.uow().write(code.tenantId(), guest.actor(), tx -> {
       Rosters.event(tx, Rosters.lock(tx, code.sessionId()), SessionEventType.SESSION_EVENT_TYPE_ACCESS_CODE_REDEEMED,
