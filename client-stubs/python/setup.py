@@ -22,9 +22,10 @@ from setuptools.command.egg_info import egg_info
 HERE = Path(__file__).resolve().parent
 PACKAGE_DIR = HERE / "src" / "convene" / "v1"
 # Imports only the server needs: validation rules, HTTP annotations for Envoy, and Convene's own
-# rules.proto (predefined validation rules and the access policy option, which extend them).
+# rules.proto (predefined validation rules and the access policy option, which extend them); and
+# the provider callback service, which media providers call through Envoy, never a client.
 SERVER_ONLY_IMPORTS = {"buf/validate/validate.proto", "google/api/annotations.proto", "google/api/http.proto",
-                       "convene/v1/rules.proto"}
+                       "convene/v1/rules.proto", "convene/v1/provider_webhook_service.proto"}
 def _proto_root() -> Path:
     root = Path(os.environ.get("CONVENE_PROTO_DIR", HERE.parent.parent / "proto" / "src" / "main" / "proto"))
     if not (root / "convene" / "v1").is_dir():

@@ -189,8 +189,10 @@ wait_for "replica A" "$deadline_s" healthy "127.0.0.1:$port_a" || die "replica A
 pass "replica A serving on 127.0.0.1:$port_a (embedded PostgreSQL on $port_pg, data in a fresh temp dir)"
 
 db_url="jdbc:postgresql://127.0.0.1:$port_pg/postgres?user=postgres"
-api_key="$(CONVENE_DATABASE_URL="$db_url" java -jar "$jar" tenant create --name "e2e-$(date +%s)" 2>>"$logs/admin.log" \
-  | sed -n -E 's/.*api key: (cvk_[A-Za-z0-9_-]+).*/\1/p' | head -n 1)"
+created_tenant="$(CONVENE_DATABASE_URL="$db_url" java -jar "$jar" tenant create --name "e2e-$(date +%s)" 2>>"$logs/admin.log")"
+api_key="$(sed -n -E 's/.*api key: (cvk_[A-Za-z0-9_-]+).*/\1/p' <<<"$created_tenant" | head -n 1)"
+tenant_id="$(sed -n -E 's/^tenant: (ten_[A-Za-z0-9]+)$/\1/p' <<<"$created_tenant" | head -n 1)"
+unset created_tenant
 [[ "$api_key" == cvk_* ]] || die "tenant create printed no API key (see $logs/admin.log)"
 pass "created a tenant and its API key with 'tenant create'"
 
@@ -305,6 +307,29 @@ preflight() { # origin -> the access-control-allow-origin header value
 }
 check "CORS preflight from the configured origin is allowed" test "$(preflight "http://127.0.0.1:$port_page")" = "http://127.0.0.1:$port_page"
 check "CORS preflight from another origin is not allowed" test -z "$(preflight "http://evil.example")"
+
+# ---------------------------------------------------------------- (b2) provider callbacks
+step "(b2) provider callbacks through the transcoder (google.api.HttpBody)"
+# LiveKit and Twilio providers for the tenant (nothing calls them here); callbacks signed as each
+# provider signs them reach ProviderWebhookService with their body and signature headers intact.
+lk_secret="lk-e2e-secret-$(openssl rand -hex 16)"
+tw_token="$(openssl rand -hex 16)"
+tw_account="AC$(openssl rand -hex 16)"
+public_base="https://convene.example.org/edge"
+grpc "$edge" convene.v1.ProviderConfigService/SetProviderConfig "{\"config\":{\"livekit\":{\"url\":\"http://127.0.0.1:9\",\"api_key\":\"e2ekey\",\"api_secret\":\"$lk_secret\"}}}" >/dev/null 2>&1 \
+  || fail "SetProviderConfig (LiveKit) through Envoy"
+grpc "$edge" convene.v1.ProviderConfigService/SetProviderConfig "{\"config\":{\"status_callback_base_url\":\"$public_base\",\"twilio\":{\"account_sid\":\"$tw_account\",\"api_key_sid\":\"SK$(openssl rand -hex 16)\",\"api_key_secret\":\"$(openssl rand -hex 16)\",\"auth_token\":\"$tw_token\"}}}" >/dev/null 2>&1 \
+  || fail "SetProviderConfig (Twilio) through Envoy"
+hooks="$(python3 "$here/webhooks.py" "$base" "$tenant_id" "$public_base" e2ekey "$lk_secret" "$tw_token" "$tw_account" 2>&1 || true)"
+hook() { awk -v c="$1" '$1 == c { $1 = ""; sub(/^ /, ""); print }' <<<"$hooks"; }
+check "an unsigned LiveKit webhook is 401 WEBHOOK_SIGNATURE_INVALID" test "$(hook livekit-unsigned)" = "401 WEBHOOK_SIGNATURE_INVALID"
+check "a LiveKit webhook signed with another secret is 401 WEBHOOK_SIGNATURE_INVALID" test "$(hook livekit-forged)" = "401 WEBHOOK_SIGNATURE_INVALID"
+check "a signed LiveKit webhook is 200, stored (for a room Convene does not know: not applied)" \
+  test "$(hook livekit-signed)" = '200 {"duplicate":false,"applied":false}'
+check "the same LiveKit event again is 200 and a duplicate" test "$(hook livekit-repeat)" = '200 {"duplicate":true,"applied":false}'
+check "a Twilio callback signed for the internal URL is 401 (signatures are checked against the public URL)" \
+  test "$(hook twilio-internal-url)" = "401 WEBHOOK_SIGNATURE_INVALID"
+check "a Twilio callback signed for the public URL is 200" test "$(hook twilio-signed)" = '200 {"duplicate":false,"applied":false}'
 
 # ---------------------------------------------------------------- (c) browser
 step "(c) browser page over gRPC-Web (headless Chromium)"

@@ -30,6 +30,6 @@ rm -rf "$out" && mkdir -p "$out"
     --plugin=protoc-gen-es="$plugin" \
     --es_out="$out" --es_opt=target=ts,import_extension=js \
     buf/validate/validate.proto \
-    google/api/annotations.proto google/api/http.proto \
+    google/api/annotations.proto google/api/http.proto google/api/httpbody.proto \
     google/rpc/status.proto google/rpc/error_details.proto
 echo "generate.sh: generated $(find "$out" -name '*.ts' | wc -l) files in src/gen"

@@ -17,11 +17,15 @@ import java.util.Set;
  * Reconciliation: webhooks are best effort (LiveKit keeps five attempts in memory and drops an event
  * after 30 s), so every {@code interval} a session with a live provider room compares the provider's
  * participant list with Convene's presence and repairs what differs, with corrective
- * PARTICIPANT_JOINED/LEFT events (source {@code reconciliation}). Scheduled when the room becomes
- * active; it re-schedules itself while the room lives. Jitsi, which cannot list participants, is
+ * PARTICIPANT_JOINED/LEFT events (source {@code reconciliation}). Scheduled to run at once when the
+ * room becomes active; it re-schedules itself every {@code interval} while the room lives, so a
+ * missed callback is repaired within one interval (plus the job runner's own interval). Jitsi, which cannot list participants, is
  * not reconciled.
  */
 final class ReconcileJob implements OutsideJobHandler {
+  /** The most a join or leave is given to reach the provider before reconciliation judges it. */
+  static final Duration MAX_SETTLE = Duration.ofSeconds(10);
+
   private final Platform platform;
   private final TenantProviders providers;
   private final Duration interval;
@@ -54,7 +58,8 @@ final class ReconcileJob implements OutsideJobHandler {
     boolean listed = providers.call(tenantId, kind, "listing the room's participants",
         p -> connected.addAll(p.connectedIdentities(room.get().name())));
     platform.uow().write(tenantId, actor, tx -> {
-      List<String> changed = listed ? ProviderPresence.reconcile(tx, sessionId, room.get(), connected, listedAt)
+      List<String> changed = listed ? ProviderPresence.reconcile(tx, sessionId, room.get(), connected, listedAt,
+          interval.compareTo(MAX_SETTLE) < 0 ? interval : MAX_SETTLE)
           : List.of();
       if (ProviderPresence.roomToReconcile(tx, sessionId).isPresent()) {
         tx.schedule(kind(), sessionId, tx.now().plus(interval));

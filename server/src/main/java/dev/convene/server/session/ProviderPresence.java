@@ -34,9 +34,6 @@ public final class ProviderPresence {
     IGNORED
   }
 
-  /** How long after a participant's last join or leave reconciliation leaves its presence alone. */
-  static final java.time.Duration SETTLE = java.time.Duration.ofSeconds(10);
-
   /** Where a change came from, as the PARTICIPANT_JOINED/LEFT events record it. */
   public static final Map<String, Object> FROM_WEBHOOK = Map.of("source", "provider_webhook");
   public static final Map<String, Object> FROM_RECONCILIATION = Map.of("source", "reconciliation", "corrective", true);
@@ -121,9 +118,11 @@ public final class ProviderPresence {
    * Makes presence match {@code connected}, the identities the provider listed in the room at
    * {@code listedAt}: roster users it lists join, present users it does not list leave, each with a
    * corrective event. A participant with a provider event newer than the listing is left alone
-   * (the event knows better). Returns the user ids changed.
+   * (the event knows better), and so is one whose presence moved less than {@code settle} before
+   * the listing (a client still connecting). Returns the user ids changed.
    */
-  public static List<String> reconcile(Tx tx, String sessionId, Room room, Set<String> connected, Instant listedAt) {
+  public static List<String> reconcile(Tx tx, String sessionId, Room room, Set<String> connected, Instant listedAt,
+      java.time.Duration settle) {
     Optional<SessionRow> locked = lockRoom(tx, room.provider(), room.name());
     List<String> changed = new ArrayList<>();
     if (locked.isEmpty() || SessionStatusMachine.terminal(locked.get().status())
@@ -145,7 +144,7 @@ public final class ProviderPresence {
       boolean newerEvent = last != null && !toInstant(last).isBefore(listedAt);
       // A join or leave this recent may not have reached the provider yet (the client still connecting).
       Object moved = row.get("last_move");
-      boolean recent = moved != null && toInstant(moved).isAfter(listedAt.minus(SETTLE));
+      boolean recent = moved != null && toInstant(moved).isAfter(listedAt.minus(settle));
       if (present == listed || newerEvent || recent) {
         continue;
       }
