@@ -212,6 +212,13 @@ codeForm.addEventListener("submit", (event) => {
   void join(sessionId, codeInput.value.trim());
 });
 
+// A join link opened again in this tab changes only the fragment, which loads nothing: start over.
+addEventListener("hashchange", () => {
+  if (new URLSearchParams(location.hash.replace(/^#/, "")).get("code")) {
+    location.reload();
+  }
+});
+
 const link = readLink();
 if (!/^ses_[A-Za-z0-9]+$/.test(link.sessionId)) {
   ui.setState("error", "This join link is incomplete. Please open the link from your invitation again.");
