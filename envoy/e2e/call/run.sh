@@ -32,15 +32,6 @@ reconcile_s=3
 
 passed=${CALL_E2E_PASSED:-0}
 failed=${CALL_E2E_FAILED:-0}
-pass() { echo "PASS: $*"; passed=$((passed + 1)); }
-fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
-die() {
-  echo "FAIL: $*"
-  failed=$((failed + 1))
-  echo "$passed passed, $failed failed"
-  exit 1
-}
-step() { echo; echo "== $*"; }
 # shellcheck source=../../../server/src/test/livekit-e2e/lib.sh
 source "$lk_e2e/lib.sh"
 
@@ -117,13 +108,7 @@ start_replica() { # name port [env...]
   env CONVENE_GRPC_PORT="$port" "$@" java -jar "$jar" > >("$py" "$lk_e2e/redact.py" >"$logs/replica-$name.log") 2>&1 &
   pids+=("$!")
 }
-serving() {
-  "$py" - "$1" <<'PY'
-import grpc, sys
-with grpc.insecure_channel(sys.argv[1]) as ch:
-    sys.exit(ch.unary_unary("/grpc.health.v1.Health/Check")(b"", timeout=2) != b"\x08\x01")
-PY
-}
+serving() { lk_grpc_serving "$py" "$1"; }
 cv_started=$SECONDS
 start_replica a "$port_a" CONVENE_EMBEDDED_DATA_DIR="$tmp/pg" CONVENE_EMBEDDED_PORT="$port_pg"
 lk_wait_for "$wait_s" serving "127.0.0.1:$port_a" || die "replica A not SERVING within ${wait_s} s (see $logs/replica-a.log)"
@@ -172,31 +157,14 @@ pass "join page served from client-stubs/web/join/dist on http://127.0.0.1:$port
 
 # ---------------------------------------------------------------- scenario
 step "scenario.py"
-set +e
 EDGE="127.0.0.1:$port_edge" PAGE_URL="http://127.0.0.1:$port_page/" GATE_URL="http://127.0.0.1:$port_gate" \
 DRIVER="$join/test/driver.mjs" SHOTS="$out" WEBHOOKS="$CALL_E2E_WEBHOOKS" RECONCILE_SECONDS="$reconcile_s" \
 BROWSER_LOG="$tmp/browser.raw" USER_DATA_DIR="$tmp/chromium" \
-  "$py" -u "$here/scenario.py" 2> >("$py" "$lk_e2e/redact.py" >"$logs/scenario-stderr.log") \
-  | "$py" "$lk_e2e/redact.py" | tee "$logs/scenario.log"
-scenario_status=${PIPESTATUS[0]}
-set -e
+  lk_run_scenario "$py" "$logs" "$py" -u "$here/scenario.py"
 "$py" "$lk_e2e/redact.py" <"$tmp/browser.raw" >"$logs/browser.log" 2>/dev/null || true
-s_pass=$(grep -c '^PASS: ' "$logs/scenario.log" || true)
-s_fail=$(grep -c '^FAIL: ' "$logs/scenario.log" || true)
-passed=$((passed + s_pass))
-failed=$((failed + s_fail))
-((scenario_status != 0 && s_fail == 0)) && fail "scenario.py exited with $scenario_status (see $logs/scenario-stderr.log)"
 
 # Everything the run wrote stays free of the secrets it used.
-leaks=0
-for f in "$logs"/*.log; do
-  for name in LK_API_SECRET CONVENE_API_KEY CONVENE_MASTER_KEY; do
-    grep -qF "${!name}" "$f" && { echo "   $name found in $f"; leaks=$((leaks + 1)); }
-  done
-  grep -qE 'eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.' "$f" && { echo "   a JWT found in $f"; leaks=$((leaks + 1)); }
-  grep -qE 'code=[A-Za-z0-9]{4}-' "$f" && { echo "   a join link with its code found in $f"; leaks=$((leaks + 1)); }
-done
-if ((leaks == 0)); then pass "no secret, API key, JWT or access code in out/call/logs ($(ls "$logs"/*.log | wc -l) logs)"; else fail "$leaks logs hold secrets"; fi
+lk_check_logs "$logs" 'code=[A-Za-z0-9]{4}-' LK_API_SECRET CONVENE_API_KEY CONVENE_MASTER_KEY
 
 echo
 echo "took $(($(date +%s) - started)) s in all"

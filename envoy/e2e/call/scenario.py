@@ -365,6 +365,7 @@ async def run(lk, cv: Convene, browser: Browser, host: HostWithVideo) -> None:
     look = r.get("look", {})
     check("the same link again: redemption refused and the page explains the ban (PARTICIPANT_BANNED)",
           look.get("state") == "error" and "the host has removed you" in look.get("status", ""), brief(look))
+    await browser.do("screenshot", tab="pat", path=str(SHOTS / "banned.png"))
     try:
         cv.tokens.RedeemAccessCode(ts.RedeemAccessCodeRequest(session_id=sid, code=code), timeout=T)
         check("RedeemAccessCode after the ban is PERMISSION_DENIED PARTICIPANT_BANNED", False, "it succeeded")

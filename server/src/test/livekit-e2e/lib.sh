@@ -5,6 +5,65 @@
 # See /work/shared/LIVEKIT.md for why the namespace and its veth are needed.
 
 lk_lib_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+# PASS/FAIL lines, counted in `passed` and `failed` (the caller sets both before sourcing).
+pass() { echo "PASS: $*"; passed=$((passed + 1)); }
+fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
+die() {
+  echo "FAIL: $*"
+  failed=$((failed + 1))
+  echo "$passed passed, $failed failed"
+  exit 1
+}
+step() { echo; echo "== $*"; }
+
+# lk_grpc_serving PYTHON HOST:PORT: whether grpc.health.v1.Health/Check answers SERVING.
+lk_grpc_serving() {
+  "$1" - "$2" <<'PY'
+import grpc, sys
+with grpc.insecure_channel(sys.argv[1]) as ch:
+    # grpc.health.v1.Health/Check with an empty request; SERVING is field 1 = 1.
+    sys.exit(ch.unary_unary("/grpc.health.v1.Health/Check")(b"", timeout=2) != b"\x08\x01")
+PY
+}
+
+# lk_run_scenario PYTHON LOG_DIR COMMAND...: runs COMMAND with its output masked by redact.py
+# (stdout shown and kept in scenario.log, stderr in scenario-stderr.log) and adds its PASS/FAIL
+# lines to the counts; a non-zero exit without a FAIL line counts as one.
+lk_run_scenario() {
+  local py="$1" dir="$2"; shift 2
+  local status s_pass s_fail
+  set +e
+  "$@" 2> >("$py" "$lk_lib_dir/redact.py" >"$dir/scenario-stderr.log") | "$py" "$lk_lib_dir/redact.py" | tee "$dir/scenario.log"
+  status=${PIPESTATUS[0]}
+  set -e
+  s_pass=$(grep -c '^PASS: ' "$dir/scenario.log" || true)
+  s_fail=$(grep -c '^FAIL: ' "$dir/scenario.log" || true)
+  passed=$((passed + s_pass))
+  failed=$((failed + s_fail))
+  if ((status != 0 && s_fail == 0)); then
+    fail "the scenario exited with $status (see $dir/scenario-stderr.log)"
+  fi
+}
+
+# lk_check_logs LOG_DIR EXTRA_REGEX VARIABLE...: no log in LOG_DIR holds the value of a named
+# variable, a JWT, or (if not empty) a match of EXTRA_REGEX; one PASS or FAIL line.
+lk_check_logs() {
+  local dir="$1" extra="$2"; shift 2
+  local leaks=0 f name
+  for f in "$dir"/*.log; do
+    for name in "$@"; do
+      [[ -n "${!name:-}" ]] && grep -qF "${!name}" "$f" && { echo "   $name found in $f"; leaks=$((leaks + 1)); }
+    done
+    grep -qE 'eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.' "$f" && { echo "   a JWT found in $f"; leaks=$((leaks + 1)); }
+    [[ -n "$extra" ]] && grep -qE "$extra" "$f" && { echo "   /$extra/ found in $f"; leaks=$((leaks + 1)); }
+  done
+  if ((leaks == 0)); then
+    pass "no secret, API key or JWT${extra:+ or access code} in ${dir#"$root"/} ($(ls "$dir"/*.log | wc -l) logs)"
+  else
+    fail "$leaks logs hold secrets"
+  fi
+}
 LK_SERVER_VERSION=v1.13.5
 
 # lk_venv VENV LOG: a venv with livekit==1.2.1 and livekit-api==1.2.2 (created or completed).

@@ -27,15 +27,6 @@ wait_s=${LIVEKIT_E2E_WAIT_SECONDS:-90}
 
 passed=${LIVEKIT_E2E_PASSED:-0}
 failed=${LIVEKIT_E2E_FAILED:-0}
-pass() { echo "PASS: $*"; passed=$((passed + 1)); }
-fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
-die() {
-  echo "FAIL: $*"
-  failed=$((failed + 1))
-  echo "$passed passed, $failed failed"
-  exit 1
-}
-step() { echo; echo "== $*"; }
 # shellcheck source=lib.sh
 source "$here/lib.sh"
 
@@ -95,14 +86,7 @@ if [[ "$part" != harness ]]; then
     CONVENE_DRAIN_DELAY=PT0S java -jar "$jar" > >("$py" "$here/redact.py" --capture-key "$tmp/dev-key" --counts "$out/convene-server.masked.json" \
       >"$logs/convene-server.log") 2>&1 &
   pids+=("$!")
-  serving() {
-    "$py" - "127.0.0.1:$convene_port" <<'PY'
-import grpc, sys
-with grpc.insecure_channel(sys.argv[1]) as ch:
-    # grpc.health.v1.Health/Check with an empty request; SERVING is field 1 = 1.
-    sys.exit(ch.unary_unary("/grpc.health.v1.Health/Check")(b"", timeout=2) != b"\x08\x01")
-PY
-  }
+  serving() { lk_grpc_serving "$py" "127.0.0.1:$convene_port"; }
   wait_for "$wait_s" serving || die "Convene not SERVING on 127.0.0.1:$convene_port within ${wait_s} s (see $logs/convene-server.log)"
   wait_for 10 test -s "$tmp/dev-key" || die "the server's first start printed no dev API key (see $logs/convene-server.log)"
   export CONVENE_TARGET="127.0.0.1:$convene_port"
@@ -115,27 +99,10 @@ fi
 
 # ---------------------------------------------------------------- scenario
 step "scenario.py --part $part"
-set +e
-"$py" -u "$here/scenario.py" --part "$part" 2> >("$py" "$here/redact.py" >"$logs/scenario-stderr.log") \
-  | "$py" "$here/redact.py" | tee "$logs/scenario.log"
-scenario_status=${PIPESTATUS[0]}
-set -e
-s_pass=$(grep -c '^PASS: ' "$logs/scenario.log" || true)
-s_fail=$(grep -c '^FAIL: ' "$logs/scenario.log" || true)
-passed=$((passed + s_pass))
-failed=$((failed + s_fail))
-if ((scenario_status != 0 && s_fail == 0)); then
-  fail "scenario.py exited with $scenario_status (see $logs/scenario-stderr.log)"
-fi
+lk_run_scenario "$py" "$logs" "$py" -u "$here/scenario.py" --part "$part"
 
 # Everything the run wrote stays free of the secrets it used.
-leaks=0
-for f in "$logs"/*.log; do
-  grep -qF "$LK_API_SECRET" "$f" && { echo "   secret found in $f"; leaks=$((leaks + 1)); }
-  [[ -n "${CONVENE_API_KEY:-}" ]] && grep -qF "$CONVENE_API_KEY" "$f" && { echo "   API key found in $f"; leaks=$((leaks + 1)); }
-  grep -qE 'eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.' "$f" && { echo "   a JWT found in $f"; leaks=$((leaks + 1)); }
-done
-if ((leaks == 0)); then pass "no secret, API key or JWT in out/logs ($(ls "$logs"/*.log | wc -l) logs)"; else fail "$leaks logs hold secrets"; fi
+lk_check_logs "$logs" "" LK_API_SECRET CONVENE_API_KEY
 
 echo
 echo "took $(($(date +%s) - started)) s in all"
