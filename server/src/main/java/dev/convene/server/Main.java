@@ -21,6 +21,7 @@ import dev.convene.server.platform.UnitOfWork;
 import dev.convene.server.session.SessionFeature;
 import dev.convene.server.credential.CredentialFeature;
 import dev.convene.server.provider.ProviderFactory;
+import dev.convene.server.presence.PresenceFeature;
 import dev.convene.server.provider.ProviderFeature;
 import dev.convene.server.token.TokenFeature;
 import dev.convene.server.call.CallFeature;
@@ -91,10 +92,16 @@ public final class Main implements Runnable {
 
   /** Every feature of the server: the one place a new feature is wired in. */
   public static List<Feature> features(Platform platform, ProviderFactory providerFactory) {
+    return features(platform, providerFactory, PresenceFeature.Settings.defaults());
+  }
+
+  public static List<Feature> features(Platform platform, ProviderFactory providerFactory,
+      PresenceFeature.Settings presence) {
     CredentialFeature credentials = new CredentialFeature(platform);
     ProviderFeature providers = new ProviderFeature(platform, providerFactory);
     return List.of(new SessionFeature(platform), credentials, providers,
-        new TokenFeature(platform, providers, credentials.issuer()), new CallFeature(platform, providers));
+        new TokenFeature(platform, providers, credentials.issuer()), new CallFeature(platform, providers),
+        new PresenceFeature(platform, providers, presence));
   }
 
   public static List<BindableService> services(List<Feature> features) {
@@ -212,7 +219,8 @@ public final class Main implements Runnable {
             "%nFirst start: created tenant 'dev'. Its API key (shown once, stored hashed):%n%n    %s%n%n", k.key()));
       }
       Platform platform = platform(db.database, clock, ids, config);
-      List<Feature> features = features(platform, new ProviderFactory(config.providerTimeout(), null));
+      List<Feature> features = features(platform, new ProviderFactory(config.providerTimeout(), null),
+          new PresenceFeature.Settings(config.reconcileInterval(), config.providerEventRetention()));
       Admission admission = new Admission(config.poolSize(), config.requestQueue());
       ValidationInterceptor validation = validation();
       warmUp(validation, db.database.dataSource());

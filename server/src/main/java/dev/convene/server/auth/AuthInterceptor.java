@@ -86,9 +86,14 @@ public final class AuthInterceptor implements ServerInterceptor {
       throw new IllegalStateException(method + " was not registered with the access policy");
     }
     Principal principal;
+    Context ctx = Context.current();
     if (allowed.contains(CallerKind.CALLER_KIND_ANONYMOUS)) {
       // The request itself authenticates (an access code), and is throttled by client address.
       principal = Principal.anonymous();
+    } else if (allowed.contains(CallerKind.CALLER_KIND_PROVIDER)) {
+      // The method verifies the provider's signature, which these headers carry.
+      principal = Principal.anonymous();
+      ctx = ctx.withValue(CallbackHeaders.CONTEXT_KEY, CallbackHeaders.of(headers));
     } else {
       principal = authenticate(headers.get(AUTHORIZATION));
       if (!allowed.contains(principal.kind())) {
@@ -97,7 +102,7 @@ public final class AuthInterceptor implements ServerInterceptor {
                 + " credential may not call " + method);
       }
     }
-    Context ctx = Context.current().withValue(Principal.CONTEXT_KEY, principal)
+    ctx = ctx.withValue(Principal.CONTEXT_KEY, principal)
         .withValue(ClientAddress.CONTEXT_KEY, ClientAddress.of(call, headers, trustForwardedFor));
     return Contexts.interceptCall(ctx, call, headers, next);
   }

@@ -32,6 +32,11 @@ public record Principal(CallerKind kind, String tenantId, String credentialId, S
     return new Principal(CallerKind.CALLER_KIND_ANONYMOUS, null, null, null, null);
   }
 
+  /** A media provider's callback for {@code tenantId}, whose signature the method verified. */
+  public static Principal provider(String tenantId, String provider) {
+    return new Principal(CallerKind.CALLER_KIND_PROVIDER, tenantId, provider, null, null);
+  }
+
   /** The caller of the current gRPC call; set by {@link AuthInterceptor}. */
   public static Principal current() {
     Principal p = CONTEXT_KEY.get();
@@ -52,6 +57,7 @@ public record Principal(CallerKind kind, String tenantId, String credentialId, S
       case CALLER_KIND_TENANT -> "api_key:" + credentialId;
       case CALLER_KIND_USER -> "user:" + userId;
       case CALLER_KIND_GUEST -> "guest:" + userId;
+      case CALLER_KIND_PROVIDER -> "provider:" + credentialId;
       default -> "anonymous";
     };
   }

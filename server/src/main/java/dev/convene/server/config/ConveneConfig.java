@@ -43,6 +43,10 @@ import java.util.Optional;
  * @param trustForwardedFor    CONVENE_TRUST_FORWARDED_FOR: {@code true} behind Envoy, whose {@code x-forwarded-for}
  *                             then names the client address that access-code throttling counts (default false: the
  *                             connection's peer address)
+ * @param reconcileInterval    CONVENE_RECONCILE_INTERVAL: how often a session's live provider room is compared with
+ *                             Convene's presence and repaired (default PT60S)
+ * @param providerEventRetention CONVENE_PROVIDER_EVENT_RETENTION: how long raw provider callbacks are kept
+ *                             (default P7D; at least PT2H, so a replayed callback is always recognised)
  */
 public record ConveneConfig(
     int grpcPort,
@@ -64,7 +68,9 @@ public record ConveneConfig(
     Duration databaseStartupWait,
     Optional<String> masterKey,
     Duration providerTimeout,
-    boolean trustForwardedFor) {
+    boolean trustForwardedFor,
+    Duration reconcileInterval,
+    Duration providerEventRetention) {
 
   /** True when the deployment declared itself production (CONVENE_ENVIRONMENT=production). */
   public boolean production() {
@@ -93,7 +99,10 @@ public record ConveneConfig(
         r.duration("CONVENE_DATABASE_STARTUP_WAIT", Duration.ofSeconds(60)),
         r.optional("CONVENE_MASTER_KEY"),
         r.duration("CONVENE_PROVIDER_TIMEOUT", Duration.ofSeconds(10)),
-        r.oneOf("CONVENE_TRUST_FORWARDED_FOR", "false", "false", "true").equals("true"));
+        r.oneOf("CONVENE_TRUST_FORWARDED_FOR", "false", "false", "true").equals("true"),
+        r.duration("CONVENE_RECONCILE_INTERVAL", Duration.ofSeconds(60)),
+        atLeast("CONVENE_PROVIDER_EVENT_RETENTION", r.duration("CONVENE_PROVIDER_EVENT_RETENTION", Duration.ofDays(7)),
+            Duration.ofHours(2)));
   }
 
   @Override
@@ -102,6 +111,13 @@ public record ConveneConfig(
     return "ConveneConfig[environment=" + environment + ", grpcPort=" + grpcPort
         + ", database=" + (databaseUrl.isPresent() ? "external" : "embedded")
         + ", poolSize=" + poolSize + ", embeddedDataDir=" + embeddedDataDir + ", jobInterval=" + jobInterval + "]";
+  }
+
+  private static Duration atLeast(String name, Duration value, Duration min) {
+    if (value.compareTo(min) < 0) {
+      throw new IllegalArgumentException(name + " must be at least " + min);
+    }
+    return value;
   }
 
   /** Reads typed values, failing with the variable's name. */

@@ -129,7 +129,21 @@ public final class ProviderConfigs {
   }
 
   /** Settings ready for {@link ProviderFactory#create}, and where the provider's callbacks go. */
-  public record Resolved(ProviderSettings settings, String statusCallbackBaseUrl) {}
+  public record Resolved(ProviderSettings settings, String statusCallbackBaseUrl) {
+    /**
+     * The URL this tenant's provider of {@code kind} calls back (and signs): the configured public
+     * base URL + {@code /webhooks/<provider>/<tenant>}; null when no base URL is configured.
+     */
+    public String callbackUrl(String tenantId, ProviderKind kind) {
+      return statusCallbackBaseUrl.isEmpty() ? null
+          : statusCallbackBaseUrl.replaceAll("/+$", "") + "/webhooks/" + pathName(kind) + "/" + tenantId;
+    }
+  }
+
+  /** The provider's name in callback URLs: {@code twilio}, {@code livekit}, {@code jitsi}. */
+  public static String pathName(ProviderKind kind) {
+    return kind.name().substring("PROVIDER_KIND_".length()).toLowerCase(java.util.Locale.ROOT);
+  }
 
   void recordCheck(String tenantId, ProviderKind kind, CredentialCheck check) {
     jdbi.useHandle(h -> h.createUpdate(

@@ -21,14 +21,16 @@ public final class TenantProviders {
    * Runs {@code call} on the tenant's {@code kind} provider; nothing when the tenant no longer
    * configures that provider (its room then ends by the provider's own timeouts). A provider
    * failure becomes an IllegalStateException naming {@code what}, so the job runner retries.
+   * Returns whether the provider was called.
    */
-  public void call(String tenantId, ProviderKind kind, String what, Consumer<MediaProvider> call) {
+  public boolean call(String tenantId, ProviderKind kind, String what, Consumer<MediaProvider> call) {
     Optional<ProviderConfigs.Resolved> resolved = configs.resolve(tenantId, kind);
     if (resolved.isEmpty()) {
-      return;
+      return false;
     }
     try {
       call.accept(factory.create(resolved.get().settings()));
+      return true;
     } catch (ProviderException e) {
       throw new IllegalStateException(what + " on " + kind.name() + " failed: " + e.getMessage());
     }

@@ -40,8 +40,17 @@ public final class Rosters {
     return new SessionChanges(tx).lock(sessionId);
   }
 
-  /** Records the session's provider and room as they are now. */
+  /** How long after a room becomes active it is first compared with the provider's participant list. */
+  static final java.time.Duration FIRST_RECONCILE = java.time.Duration.ofSeconds(10);
+
+  /**
+   * Records the session's provider and room as they are now; a room that becomes active is from
+   * then on reconciled with the provider (SessionChanges.RECONCILE_JOB).
+   */
   public static void setRoom(Tx tx, SessionRow s, SessionRow.Room room) {
+    if (SessionChanges.ROOM_ACTIVE.equals(room.state()) && !SessionChanges.ROOM_ACTIVE.equals(s.room().state())) {
+      tx.schedule(SessionChanges.RECONCILE_JOB, s.id(), tx.now().plus(FIRST_RECONCILE));
+    }
     tx.handle().createUpdate("""
             UPDATE sessions SET provider = :provider, provider_room = :name, provider_room_sid = :sid, room_state = :state
             WHERE tenant_id = :tenantId AND id = :id

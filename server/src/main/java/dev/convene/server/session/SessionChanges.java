@@ -27,6 +27,8 @@ public final class SessionChanges {
   static final String EMPTY_TIMEOUT_JOB = "session.empty_timeout";
   /** Ends a terminal session's provider room (handled by the token feature, which drives providers). */
   public static final String END_ROOM_JOB = "provider.end_room";
+  /** Compares a live provider room's participants with presence (handled by the presence feature). */
+  public static final String RECONCILE_JOB = "provider.reconcile";
   public static final String ROOM_CREATING = "CREATING";
   public static final String ROOM_ACTIVE = "ACTIVE";
   public static final String ROOM_ENDING = "ENDING";
@@ -89,7 +91,7 @@ public final class SessionChanges {
     boolean terminal = SessionStatusMachine.terminal(to);
     if (terminal) {
       for (ParticipantRow p : SessionStore.presentParticipants(h, tenantId, s.id())) {
-        leave(s, p);
+        leave(s, p, Map.of());
       }
     }
     Instant emptySince = terminal ? null : emptySinceAfterMove(s, to);
@@ -140,6 +142,14 @@ public final class SessionChanges {
 
   /** Records a join and applies the moves presence drives. */
   JoinResult join(SessionRow s, ParticipantRow p) {
+    return join(s, p, Map.of());
+  }
+
+  /**
+   * Records a join that {@code source} reported (added to the PARTICIPANT_JOINED event, e.g. the
+   * provider's webhook or a reconciliation) and applies the moves presence drives.
+   */
+  JoinResult join(SessionRow s, ParticipantRow p, Map<String, ?> source) {
     requireOpen(s);
     if (p.present()) {
       return new JoinResult(s, p);
@@ -151,7 +161,11 @@ public final class SessionChanges {
     Instant now = tx.now();
     ParticipantRow joined = p.joined(now);
     SessionStore.updatePresence(h, tenantId, joined);
-    event(s, SessionEventType.SESSION_EVENT_TYPE_PARTICIPANT_JOINED, Map.of("user_id", p.userId(), "role", p.role()));
+    Map<String, Object> payload = new LinkedHashMap<>();
+    payload.put("user_id", p.userId());
+    payload.put("role", p.role());
+    payload.putAll(source);
+    event(s, SessionEventType.SESSION_EVENT_TYPE_PARTICIPANT_JOINED, payload);
     SessionRow next = s.withPresentCount(s.presentCount() + 1)
         .withLifecycle(s.status(), s.statusReason(), s.missingRoles(), now, s.startTime(), s.endTime(), null);
     if (next.status().equals(SCHEDULED)) {
@@ -171,11 +185,16 @@ public final class SessionChanges {
 
   /** Records a leave; an IN_PROGRESS session left empty starts its empty timeout. */
   JoinResult leaveSession(SessionRow s, ParticipantRow p) {
+    return leaveSession(s, p, Map.of());
+  }
+
+  /** Records a leave that {@code source} reported (added to the PARTICIPANT_LEFT event). */
+  JoinResult leaveSession(SessionRow s, ParticipantRow p, Map<String, ?> source) {
     if (!p.present()) {
       throw ConveneException.failedPrecondition(ErrorReason.PARTICIPANT_NOT_PRESENT,
           "user " + p.userId() + " is not in session " + s.id(), Map.of());
     }
-    ParticipantRow left = leave(s, p);
+    ParticipantRow left = leave(s, p, source);
     Instant now = tx.now();
     SessionRow next = s.withPresentCount(s.presentCount() - 1);
     boolean emptied = next.presentCount() == 0 && next.status().equals(IN_PROGRESS);
@@ -188,11 +207,14 @@ public final class SessionChanges {
     return new JoinResult(next, left);
   }
 
-  private ParticipantRow leave(SessionRow s, ParticipantRow p) {
+  private ParticipantRow leave(SessionRow s, ParticipantRow p, Map<String, ?> source) {
     ParticipantRow left = p.left(tx.now());
     SessionStore.updatePresence(h, tenantId, left);
-    event(s, SessionEventType.SESSION_EVENT_TYPE_PARTICIPANT_LEFT,
-        Map.of("user_id", p.userId(), "connected_seconds", (left.connectedMs() - p.connectedMs()) / 1000.0));
+    Map<String, Object> payload = new LinkedHashMap<>();
+    payload.put("user_id", p.userId());
+    payload.put("connected_seconds", (left.connectedMs() - p.connectedMs()) / 1000.0);
+    payload.putAll(source);
+    event(s, SessionEventType.SESSION_EVENT_TYPE_PARTICIPANT_LEFT, payload);
     return left;
   }
 }

@@ -58,4 +58,11 @@ public record SessionRow(
         missingRoles, createTime, updateTime, startTime, endTime, emptySince, noShowDeadline, count, joinLeadMs, room,
         duplicateIdentity);
   }
+
+  SessionRow withRoom(Room next) {
+    return new SessionRow(id, tenantId, externalRef, requestId, title, media, status, scheduledStartTime,
+        scheduledEndTime, maxParticipants, lobbyEnabled, noShowGraceMs, emptyTimeoutMs, metadata, statusReason,
+        missingRoles, createTime, updateTime, startTime, endTime, emptySince, noShowDeadline, presentCount, joinLeadMs,
+        next, duplicateIdentity);
+  }
 }

@@ -129,8 +129,7 @@ final class JoinTokens {
     if (!SessionChanges.ROOM_ACTIVE.equals(room.state())) {
       // Persist first: the session's provider is fixed and the room is known to be on its way.
       Rosters.setRoom(tx, s, new SessionRow.Room(kind.name(), null, null, SessionChanges.ROOM_CREATING));
-      String callback = resolved.statusCallbackBaseUrl().isEmpty() ? null
-          : resolved.statusCallbackBaseUrl().replaceAll("/+$", "") + "/webhooks/" + webhookName(kind) + "/" + tx.tenantId();
+      String callback = resolved.callbackUrl(tx.tenantId(), kind);
       return new Step(null, new RoomSpec(s.id(), s.media().equals("AUDIO"), s.maxParticipants(),
           Duration.ofMillis(s.emptyTimeoutMs()), callback, mediaRegion(resolved)), resolved, kind, false);
     }
@@ -169,10 +168,6 @@ final class JoinTokens {
 
   private static String mediaRegion(ProviderConfigs.Resolved r) {
     return r.settings() instanceof dev.convene.server.provider.ProviderSettings.Twilio t ? t.mediaRegion() : null;
-  }
-
-  static String webhookName(ProviderKind kind) {
-    return kind.name().substring("PROVIDER_KIND_".length()).toLowerCase();
   }
 
   static ConveneException notConfigured(String why) {

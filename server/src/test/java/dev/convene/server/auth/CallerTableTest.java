@@ -72,7 +72,10 @@ class CallerTableTest {
         Set<CallerKind> allowed = EnumSet.noneOf(CallerKind.class);
         allowed.addAll(((ProtoMethodDescriptorSupplier) md.getSchemaDescriptor()).getMethodDescriptor().getOptions()
             .getExtension(RulesProto.access).getCallersList());
-        boolean anonymous = allowed.contains(CallerKind.CALLER_KIND_ANONYMOUS);
+        // A method that authenticates by its request (an access code, a provider's signature) lets
+        // every caller through to that check.
+        boolean anonymous = allowed.contains(CallerKind.CALLER_KIND_ANONYMOUS)
+            || allowed.contains(CallerKind.CALLER_KIND_PROVIDER);
         for (CallerKind kind : List.of(CallerKind.CALLER_KIND_TENANT, CallerKind.CALLER_KIND_USER,
             CallerKind.CALLER_KIND_GUEST, CallerKind.CALLER_KIND_UNSPECIFIED)) {
           String credential = switch (kind) {
