@@ -5,7 +5,9 @@
 #  3. the edge end to end: two replicas behind a real Envoy, gRPC, REST/JSON, gRPC-Web in headless
 #     Chromium, failover, TLS, and the web and Python client smoke tests;
 #  4. LiveKit end to end: a real livekit-server and real participants (Python SDK) in a private network
-#     namespace, on Convene's tokens (server/src/test/livekit-e2e; needs root for unshare -n).
+#     namespace, on Convene's tokens (server/src/test/livekit-e2e; needs root for unshare -n);
+#  5. the call end to end: two replicas behind Envoy, livekit-server with webhooks, a Python host and the
+#     join page (client-stubs/web/join) in headless Chromium: lobby, kick and ban (envoy/e2e/call).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -25,3 +27,5 @@ echo "buf breaking: none"
 envoy/e2e/run.sh
 
 server/src/test/livekit-e2e/run.sh
+
+envoy/e2e/call/run.sh

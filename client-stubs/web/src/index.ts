@@ -1,18 +1,24 @@
 /**
- * Convene for browsers: a typed SessionService client over gRPC-Web (through the Envoy edge),
- * with the credential attached to every call, a default deadline, and retries of what is safe to
- * repeat.
+ * Convene for browsers: typed clients of convene.v1 (SessionService, TokenService, CallService)
+ * over gRPC-Web (through the Envoy edge), with the credential attached to every call, a default
+ * deadline, and retries of what is safe to repeat.
  */
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import { createClient, ConnectError, Code, type Client, type Interceptor } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
 import { SessionService, type CreateSessionRequest } from "./gen/convene/v1/session_service_pb.js";
+import { TokenService } from "./gen/convene/v1/token_service_pb.js";
+import { CallService } from "./gen/convene/v1/call_service_pb.js";
 import { BadRequestSchema, ErrorInfoSchema } from "./gen/google/rpc/error_details_pb.js";
 import { ErrorReason } from "./gen/convene/v1/errors_pb.js";
 
 export * from "./gen/convene/v1/session_pb.js";
 export * from "./gen/convene/v1/session_service_pb.js";
+export * from "./gen/convene/v1/token_service_pb.js";
+export * from "./gen/convene/v1/call_service_pb.js";
+export * from "./gen/convene/v1/provider_pb.js";
+export { CredentialSchema, type Credential } from "./gen/convene/v1/credential_service_pb.js";
 export { BadRequestSchema, ErrorInfoSchema } from "./gen/google/rpc/error_details_pb.js";
 export { ErrorReason } from "./gen/convene/v1/errors_pb.js";
 export type { BadRequest, ErrorInfo } from "./gen/google/rpc/error_details_pb.js";
@@ -20,6 +26,10 @@ export { Code, ConnectError } from "@connectrpc/connect";
 
 /** A typed client of convene.v1.SessionService. */
 export type SessionServiceClient = Client<typeof SessionService>;
+/** A typed client of convene.v1.TokenService. */
+export type TokenServiceClient = Client<typeof TokenService>;
+/** A typed client of convene.v1.CallService. */
+export type CallServiceClient = Client<typeof CallService>;
 
 export interface ConveneClientOptions {
   /** Deadline of a call that sets no `timeoutMs` of its own. Default 10 000 ms. */
@@ -45,22 +55,45 @@ export function createConveneClient(
   credential: string,
   options: ConveneClientOptions = {},
 ): SessionServiceClient {
-  if (!credential) {
-    throw new TypeError("createConveneClient: credential is empty");
+  return createServiceClient(SessionService, baseUrl, requireCredential(credential), options);
+}
+
+/**
+ * Creates a client of any convene.v1 service (`TokenService`, `CallService`, ...) with the same
+ * transport, deadline and retry rules as `createConveneClient`. `credential` null sends no
+ * `authorization` header: only for methods the contract lets anonymous callers use
+ * (`TokenService.RedeemAccessCode`, whose answer is a guest credential for the other calls).
+ */
+export function createServiceClient<S extends DescService>(
+  service: S,
+  baseUrl: string,
+  credential: string | null,
+  options: ConveneClientOptions = {},
+): Client<S> {
+  const bearer: Interceptor[] = [];
+  if (credential !== null) {
+    const value = `Bearer ${requireCredential(credential)}`;
+    bearer.push((next) => async (req) => {
+      req.header.set("authorization", value);
+      return next(req);
+    });
   }
-  const bearer: Interceptor = (next) => async (req) => {
-    req.header.set("authorization", `Bearer ${credential}`);
-    return next(req);
-  };
   const transport = createGrpcWebTransport({
     baseUrl,
     // gRPC-Web with protobuf on the wire; Envoy's grpc_web filter bridges it to gRPC.
     useBinaryFormat: true,
     defaultTimeoutMs: options.defaultTimeoutMs ?? 10_000,
-    interceptors: [bearer, ...(options.interceptors ?? []), retryInterceptor()],
+    interceptors: [...bearer, ...(options.interceptors ?? []), retryInterceptor()],
     fetch: options.fetch,
   });
-  return createClient(SessionService, transport);
+  return createClient(service, transport);
+}
+
+function requireCredential(credential: string): string {
+  if (!credential) {
+    throw new TypeError("createConveneClient: credential is empty");
+  }
+  return credential;
 }
 
 /** Attempts of a call that is safe to repeat, the first included. */
@@ -72,7 +105,7 @@ export const MAX_BACKOFF_MS = 2_000;
 const BACKOFF_MULTIPLIER = 2;
 
 /** The services whose methods the retry rules read their idempotency level from. */
-const CONTRACT: readonly DescService[] = [SessionService];
+const CONTRACT: readonly DescService[] = [SessionService, TokenService, CallService];
 
 /** After these, a method the contract declares safe to repeat is retried. */
 const SAFE_RETRY_CODES: ReadonlySet<Code> = new Set([Code.Unavailable, Code.ResourceExhausted]);

@@ -17,8 +17,11 @@ import {
   MAX_ATTEMPTS,
   SessionSchema,
   StartSessionRequestSchema,
+  RedeemAccessCodeResponseSchema,
+  TokenService,
   conveneErrorDetails,
   createConveneClient,
+  createServiceClient,
   retriedMethods,
 } from "../dist/index.js";
 import { StatusSchema } from "../dist/gen/google/rpc/status_pb.js";
@@ -119,12 +122,19 @@ const createRequest = (requestId = "") => ({ requestId, externalRef: "appt-1" })
 
 test("retried methods are exactly those the contract declares idempotent", () => {
   assert.deepEqual(retriedMethods().sort(), [
+    "convene.v1.CallService/AdmitParticipant",
+    "convene.v1.CallService/DenyParticipant",
+    "convene.v1.CallService/KickParticipant",
+    "convene.v1.CallService/ListLobby",
+    "convene.v1.CallService/UnbanParticipant",
     "convene.v1.SessionService/GetSession",
     "convene.v1.SessionService/GetSessionStats",
     "convene.v1.SessionService/JoinSession",
     "convene.v1.SessionService/ListParticipants",
     "convene.v1.SessionService/ListSessionEvents",
     "convene.v1.SessionService/ListSessions",
+    "convene.v1.TokenService/ListAccessCodes",
+    "convene.v1.TokenService/RevokeAccessCode",
   ]);
   assert.equal(MAX_ATTEMPTS, 4);
 });
@@ -245,4 +255,27 @@ test("CreateSession with a request_id stops at the call's deadline", async () =>
   assert.equal(e.code, Code.DeadlineExceeded);
   assert.equal(server.attempts("CreateSession"), 1, "no attempt after the deadline passed");
   assert.ok(Date.now() - started < 2_000, `took ${Date.now() - started} ms`);
+});
+
+test("a client made with credential null sends no authorization header (RedeemAccessCode)", async () => {
+  const seen = [];
+  const fetch = async (url, init) => {
+    seen.push({ method: String(url).split("/").pop(), authorization: new Headers(init.headers).get("authorization") });
+    const body = toBinary(RedeemAccessCodeResponseSchema, create(RedeemAccessCodeResponseSchema, { awaitingAdmission: true }));
+    const trailer = new TextEncoder().encode("grpc-status: 0\r\n");
+    return new Response(new Blob([envelope(0, body), envelope(0x80, trailer)]), {
+      status: 200,
+      headers: { "content-type": "application/grpc-web+proto" },
+    });
+  };
+  const anonymous = createServiceClient(TokenService, "http://convene.test", null, { fetch });
+  const redeemed = await anonymous.redeemAccessCode({ sessionId: "ses_1", code: "ABCD-EFGH" });
+  assert.equal(redeemed.awaitingAdmission, true);
+  const guest = createServiceClient(TokenService, "http://convene.test", "guest-credential", { fetch });
+  await guest.issueJoinToken({ sessionId: "ses_1", userId: "pat" });
+  assert.deepEqual(seen, [
+    { method: "RedeemAccessCode", authorization: null },
+    { method: "IssueJoinToken", authorization: "Bearer guest-credential" },
+  ]);
+  assert.throws(() => createServiceClient(TokenService, "http://convene.test", ""), TypeError);
 });

@@ -1,0 +1,230 @@
+// The join page: a patient opens a join link (`join/#session=ses_...&code=ABCD-EFGH`), the page
+// redeems the access code over gRPC-Web (no credential needed), waits in the lobby while the host
+// has not admitted them, then joins the call with the provider's browser SDK.
+//
+// The session id and the code travel in the URL fragment, which browsers never send to a server,
+// so no static server or proxy log carries the code; the page also takes them out of the address
+// bar once read. The gRPC-Web base URL of the Convene edge (Envoy) is the `edge` query parameter,
+// else this page's origin.
+import {
+  type JoinToken,
+  ProviderKind,
+  SessionService,
+  TokenService,
+  conveneErrorDetails,
+  createServiceClient,
+} from "@convene/web-client";
+import { joinJitsi } from "./jitsi.js";
+import { joinLiveKit } from "./livekit.js";
+import { messageFor } from "./messages.js";
+
+export type PageState =
+  | "starting" // reading the link
+  | "code" // asking for the code (the link carried none)
+  | "redeeming"
+  | "lobby" // waiting for the host
+  | "connecting"
+  | "connected"
+  | "left"
+  | "removed" // the host removed the participant from the call
+  | "denied" // the host turned them away from the lobby
+  | "error";
+
+/** What a provider's call looks like to the controls. */
+export interface Call {
+  setMicrophone(on: boolean): Promise<void>;
+  setCamera(on: boolean): Promise<void>;
+  leave(): Promise<void>;
+}
+
+/** Everything a provider adapter may touch on the page. */
+export interface Ui {
+  setState(state: PageState, status: string): void;
+  videos: HTMLElement;
+  selfVideo: HTMLVideoElement;
+  jitsi: HTMLElement;
+  /** Who else is in the call, by display name or identity. */
+  showPeople(names: string[]): void;
+}
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const status = $("status");
+const codeForm = $<HTMLFormElement>("code-form");
+const codeInput = $<HTMLInputElement>("code");
+const callSection = $("call");
+const people = $("people");
+const muteButton = $<HTMLButtonElement>("mute");
+const cameraButton = $<HTMLButtonElement>("camera");
+const leaveButton = $<HTMLButtonElement>("leave");
+
+/** Seconds between two IssueJoinToken calls while waiting in the lobby (`poll` query parameter). */
+const params = new URLSearchParams(location.search);
+const lobbyPollMs = Math.max(1, Number(params.get("poll") ?? "3")) * 1000;
+const edge = params.get("edge") || location.origin;
+
+const ui: Ui = {
+  setState(state, text) {
+    document.body.dataset.state = state;
+    status.textContent = text;
+    callSection.hidden = !["connecting", "connected"].includes(state);
+  },
+  videos: $("videos"),
+  selfVideo: $<HTMLVideoElement>("self-video"),
+  jitsi: $("jitsi"),
+  showPeople(names) {
+    people.textContent = names.length ? `In the call with you: ${names.join(", ")}` : "Nobody else is in the call yet.";
+  },
+};
+
+function readLink(): { sessionId: string; code: string } {
+  const fragment = new URLSearchParams(location.hash.replace(/^#/, ""));
+  const sessionId = fragment.get("session") ?? "";
+  const code = fragment.get("code") ?? "";
+  if (code) {
+    // Keep the session in the address bar (a reload asks for the code) but not the code.
+    history.replaceState(null, "", `${location.pathname}${location.search}#session=${encodeURIComponent(sessionId)}`);
+  }
+  return { sessionId, code };
+}
+
+function fail(error: unknown): void {
+  const m = messageFor(conveneErrorDetails(error));
+  ui.setState(m.state, m.text);
+  if (m.askAgain) {
+    askForCode();
+  }
+}
+
+function askForCode(): void {
+  codeForm.hidden = false;
+  codeInput.focus();
+}
+
+/**
+ * The user id a guest credential is for: its JWT subject. RedeemAccessCodeResponse names the user
+ * only inside the join token, which is unset while the guest waits in the lobby, so the page reads
+ * the (unverified; it is the page's own) credential instead.
+ */
+function subjectOf(credential: string): string {
+  const payload = credential.split(".")[1] ?? "";
+  const json = atob(payload.replace(/-/g, "+").replace(/_/g, "/"));
+  return String((JSON.parse(json) as { sub?: unknown }).sub ?? "");
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function join(sessionId: string, code: string): Promise<void> {
+  codeForm.hidden = true;
+  ui.setState("redeeming", "Checking your access code…");
+  const anonymous = createServiceClient(TokenService, edge, null);
+  let redeemed;
+  try {
+    redeemed = await anonymous.redeemAccessCode({ sessionId, code });
+  } catch (error) {
+    fail(error);
+    return;
+  }
+  const credential = redeemed.guestCredential?.credential ?? "";
+  const tokens = createServiceClient(TokenService, edge, credential);
+  let token: JoinToken | undefined = redeemed.joinToken;
+  if (redeemed.awaitingAdmission || !token) {
+    const userId = subjectOf(credential);
+    ui.setState("lobby", "Waiting for the host to let you in. Please keep this page open.");
+    while (!token) {
+      await sleep(lobbyPollMs);
+      try {
+        token = (await tokens.issueJoinToken({ sessionId, userId })).joinToken;
+      } catch (error) {
+        const d = conveneErrorDetails(error);
+        if (d.reason === "AWAITING_ADMISSION") {
+          continue;
+        }
+        // A brief outage of the edge should not end the wait.
+        if (d.codeName === "UNAVAILABLE") {
+          continue;
+        }
+        fail(error);
+        return;
+      }
+    }
+  }
+  ui.setState("connecting", "Connecting to the call…");
+  const sessions = createServiceClient(SessionService, edge, credential);
+  let call: Call;
+  try {
+    switch (token.provider) {
+      case ProviderKind.LIVEKIT:
+        call = await joinLiveKit(token, ui);
+        break;
+      case ProviderKind.JITSI:
+        call = await joinJitsi(token, ui, sessions);
+        break;
+      default:
+        ui.setState("error", "This call uses a video service this page cannot open yet. Please use the app your clinic gave you.");
+        return;
+    }
+  } catch (error) {
+    const d = conveneErrorDetails(error);
+    ui.setState(
+      "error",
+      d.codeName === "UNKNOWN" || !d.reason
+        ? "We could not connect you to the call. Check your connection and allow the camera and microphone, then reload."
+        : messageFor(d).text,
+    );
+    return;
+  }
+  wireControls(call);
+}
+
+function wireControls(call: Call): void {
+  let micOn = true;
+  let cameraOn = true;
+  const busy = async (button: HTMLButtonElement, action: () => Promise<void>) => {
+    button.disabled = true;
+    try {
+      await action();
+    } catch {
+      status.textContent = "That did not work. Please try again.";
+    } finally {
+      button.disabled = false;
+    }
+  };
+  muteButton.onclick = () =>
+    busy(muteButton, async () => {
+      await call.setMicrophone(!micOn);
+      micOn = !micOn;
+      muteButton.setAttribute("aria-pressed", String(!micOn));
+      muteButton.textContent = micOn ? "Mute microphone" : "Unmute microphone";
+    });
+  cameraButton.onclick = () =>
+    busy(cameraButton, async () => {
+      await call.setCamera(!cameraOn);
+      cameraOn = !cameraOn;
+      cameraButton.setAttribute("aria-pressed", String(!cameraOn));
+      cameraButton.textContent = cameraOn ? "Turn camera off" : "Turn camera on";
+    });
+  leaveButton.onclick = () => busy(leaveButton, () => call.leave());
+}
+
+codeForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const { sessionId } = readLink();
+  void join(sessionId, codeInput.value.trim());
+});
+
+// A join link opened again in this tab changes only the fragment, which loads nothing: start over.
+addEventListener("hashchange", () => {
+  if (new URLSearchParams(location.hash.replace(/^#/, "")).get("code")) {
+    location.reload();
+  }
+});
+
+const link = readLink();
+if (!/^ses_[A-Za-z0-9]+$/.test(link.sessionId)) {
+  ui.setState("error", "This join link is incomplete. Please open the link from your invitation again.");
+} else if (!link.code) {
+  ui.setState("code", "Enter the access code from your invitation.");
+  askForCode();
+} else {
+  void join(link.sessionId, link.code);
+}
