@@ -48,10 +48,7 @@ def _strip_server_only(data: bytes) -> bytes:
     fds = descriptor_pb2.FileDescriptorSet.FromString(data)
     kept = descriptor_pb2.FileDescriptorSet()
     for file in fds.file:
-        # google/api/httpbody.proto (ProviderWebhookService's body) stays for the imports to resolve;
-        # its Python module comes from googleapis-common-protos (a dependency of grpcio-status).
-        if not (file.name.startswith(("convene/", "google/protobuf/")) or file.name == "google/api/httpbody.proto") \
-                or file.name in SERVER_ONLY_IMPORTS:
+        if not file.name.startswith(("convene/", "google/protobuf/")) or file.name in SERVER_ONLY_IMPORTS:
             continue
         clean = kept.file.add()
         clean.CopyFrom(file)

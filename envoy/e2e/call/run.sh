@@ -7,7 +7,6 @@
 #   1. host and patient in the call (screenshot connected.png)     2. presence from LiveKit's webhooks
 #   3. a lobby, admitted by the host (lobby.png)                   4. kick with ban (kicked.png)
 #   5. everyone leaves: the session completes                      6. webhooks dropped: reconciliation
-# Steps 2, 5 and 6 need convene.v1.ProviderWebhookService in the server; without it they print SKIP.
 #
 # LiveKit posts its webhooks to webhook_gate.py, which forwards them unchanged to Envoy's
 # /webhooks/livekit/<tenant> (step 6 tells it to refuse, as a receiver that is down would).
@@ -71,14 +70,9 @@ if [[ "${CALL_E2E_IN_NETNS:-}" != 1 ]]; then
   "$envoy_dir/descriptor.sh" "$out/convene-edge.pb" >"$logs/descriptor.log" 2>&1 || die "descriptor.sh failed (see $logs/descriptor.log)"
   lk_bin="$(lk_server_binary "$root" "$logs/livekit-build.log")" || die "no livekit-server binary"
 
-  # Steps 2, 5 and 6 need the provider webhook service; say plainly when this build lacks it.
-  webhooks=0
-  if python3 -c 'import sys, zipfile; sys.exit(not any(n.startswith("dev/convene/v1/ProviderWebhookServiceGrpc") for n in zipfile.ZipFile(sys.argv[1]).namelist()))' "$jar"; then
-    webhooks=1
-  fi
-  pass "prerequisites ready in $(($(date +%s) - started)) s: $("$lk_bin" --version 2>/dev/null | head -n 1), envoy $("$venv/bin/envoy" --version | grep -oE '/[0-9]+\.[0-9]+\.[0-9]+/' | tail -n 1 | tr -d /), node $(node --version), join page $(du -k "$join/dist/join.js" | cut -f1) KB; webhook service: $([[ $webhooks == 1 ]] && echo yes || echo 'no (steps 2, 5, 6 skipped)')"
+  pass "prerequisites ready in $(($(date +%s) - started)) s: $("$lk_bin" --version 2>/dev/null | head -n 1), envoy $("$venv/bin/envoy" --version | grep -oE '/[0-9]+\.[0-9]+\.[0-9]+/' | tail -n 1 | tr -d /), node $(node --version), join page $(du -k "$join/dist/join.js" | cut -f1) KB"
 
-  exec unshare -n -- env CALL_E2E_IN_NETNS=1 LIVEKIT_SERVER_BIN="$lk_bin" CALL_E2E_WEBHOOKS="$webhooks" \
+  exec unshare -n -- env CALL_E2E_IN_NETNS=1 LIVEKIT_SERVER_BIN="$lk_bin" \
     CALL_E2E_PASSED="$passed" CALL_E2E_FAILED="$failed" CALL_E2E_STARTED="$started" "$0" "$@"
 fi
 
@@ -158,7 +152,7 @@ pass "join page served from client-stubs/web/join/dist on http://127.0.0.1:$port
 # ---------------------------------------------------------------- scenario
 step "scenario.py"
 EDGE="127.0.0.1:$port_edge" PAGE_URL="http://127.0.0.1:$port_page/" GATE_URL="http://127.0.0.1:$port_gate" \
-DRIVER="$join/test/driver.mjs" SHOTS="$out" WEBHOOKS="$CALL_E2E_WEBHOOKS" RECONCILE_SECONDS="$reconcile_s" \
+DRIVER="$join/test/driver.mjs" SHOTS="$out" RECONCILE_SECONDS="$reconcile_s" \
 BROWSER_LOG="$tmp/browser.raw" USER_DATA_DIR="$tmp/chromium" \
   lk_run_scenario "$py" "$logs" "$py" -u "$here/scenario.py"
 "$py" "$lk_e2e/redact.py" <"$tmp/browser.raw" >"$logs/browser.log" 2>/dev/null || true

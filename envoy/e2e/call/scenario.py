@@ -9,7 +9,6 @@ network namespace and runs this with:
   PAGE_URL         http://127.0.0.1:<port>/ of the static server of client-stubs/web/join/dist
   GATE_URL         http://127.0.0.1:<port> of webhook_gate.py (LiveKit's webhook target)
   DRIVER           client-stubs/web/join/test/driver.mjs;  SHOTS  the screenshot directory
-  WEBHOOKS         1 if the server has convene.v1.ProviderWebhookService (steps 2, 5, 6), else 0
   RECONCILE_SECONDS  the servers' CONVENE_RECONCILE_INTERVAL in seconds
 
 Prints PASS/FAIL (and SKIP) lines; exits 1 if any check failed. Tokens, codes, credentials and
@@ -45,13 +44,8 @@ check = lke.check
 safe = lke.safe
 T = 10
 SHOTS = Path(os.environ["SHOTS"])
-WEBHOOKS = os.environ.get("WEBHOOKS") == "1"
 RECONCILE = float(os.environ.get("RECONCILE_SECONDS", "3"))
 EV = session_pb2.SessionEventType
-
-
-def skip(what: str, why: str) -> None:
-    print(f"SKIP: {what} ({why})", flush=True)
 
 
 class Browser:
@@ -302,20 +296,17 @@ async def run(lk, cv: Convene, browser: Browser, host: HostWithVideo) -> None:
 
     # ------------------------------------------------------------------ 2. presence from webhooks
     print("\n== 2. LiveKit's webhooks through Envoy move the session", flush=True)
-    if WEBHOOKS:
-        st = await until(lambda: cv.status(sid) == "IN_PROGRESS" and cv.present(sid) >= {"dr", "pat"}, 15)
-        check("GetSession IN_PROGRESS and ListParticipants: dr and pat present (Convene learnt it from LiveKit)",
-              bool(st), f"status {cv.status(sid)}, present {sorted(cv.present(sid))}")
-        words = story(cv.events(sid))
-        check("ListSessionEvents: SCHEDULED>WAITING then WAITING>IN_PROGRESS, both joined",
-              in_order(words, ["STATUS SCHEDULED>WAITING", "STATUS WAITING>IN_PROGRESS"])
-              and any(w == "PARTICIPANT_JOINED dr" for w in words) and any(w == "PARTICIPANT_JOINED pat" for w in words),
-              " | ".join(w for w in words if w.startswith(("STATUS", "PARTICIPANT_JOINED"))))
-        stats = gate("stats")
-        check("the webhooks reached Convene through Envoy and were accepted (2xx)",
-              stats["forwarded"] > 0 and all(s.startswith("2") for s in stats["statuses"]), str(stats["statuses"]))
-    else:
-        skip("step 2: presence and status from LiveKit's webhooks", "this server has no ProviderWebhookService")
+    st = await until(lambda: cv.status(sid) == "IN_PROGRESS" and cv.present(sid) >= {"dr", "pat"}, 15)
+    check("GetSession IN_PROGRESS and ListParticipants: dr and pat present (Convene learnt it from LiveKit)",
+          bool(st), f"status {cv.status(sid)}, present {sorted(cv.present(sid))}")
+    words = story(cv.events(sid))
+    check("ListSessionEvents: SCHEDULED>WAITING then WAITING>IN_PROGRESS, both joined",
+          in_order(words, ["STATUS SCHEDULED>WAITING", "STATUS WAITING>IN_PROGRESS"])
+          and any(w == "PARTICIPANT_JOINED dr" for w in words) and any(w == "PARTICIPANT_JOINED pat" for w in words),
+          " | ".join(w for w in words if w.startswith(("STATUS", "PARTICIPANT_JOINED"))))
+    stats = gate("stats")
+    check("the webhooks reached Convene through Envoy and were accepted (2xx)",
+          stats["forwarded"] > 0 and all(s.startswith("2") for s in stats["statuses"]), str(stats["statuses"]))
 
     # ------------------------------------------------------------------ 3. lobby
     print("\n== 3. a session with a lobby: the page waits until the host admits", flush=True)
@@ -377,49 +368,43 @@ async def run(lk, cv: Convene, browser: Browser, host: HostWithVideo) -> None:
     # ------------------------------------------------------------------ 5. everyone leaves
     print("\n== 5. everyone leaves: the session completes after its empty timeout", flush=True)
     await host.close()
-    if WEBHOOKS:
-        done = await until(lambda: cv.status(sid) == "COMPLETED", 25)
-        check("the host left (LiveKit webhook): the session is COMPLETED after its 3 s empty timeout",
-              bool(done), f"status {cv.status(sid)}, present {sorted(cv.present(sid))}")
-        words = story(cv.events(sid))
-        wanted = ["SESSION_CREATED", "STATUS SCHEDULED>WAITING", "STATUS WAITING>IN_PROGRESS",
-                  "PARTICIPANT_KICKED pat", "PARTICIPANT_LEFT dr", "STATUS IN_PROGRESS>COMPLETED"]
-        check("ListSessionEvents tells the story in order: created, waiting, in progress, pat kicked, dr left, completed",
-              in_order(words, wanted), " | ".join(words))
-    else:
-        skip("step 5: completion after everyone left (needs participant_left webhooks)", "no ProviderWebhookService")
+    done = await until(lambda: cv.status(sid) == "COMPLETED", 25)
+    check("the host left (LiveKit webhook): the session is COMPLETED after its 3 s empty timeout",
+          bool(done), f"status {cv.status(sid)}, present {sorted(cv.present(sid))}")
+    words = story(cv.events(sid))
+    wanted = ["SESSION_CREATED", "STATUS SCHEDULED>WAITING", "STATUS WAITING>IN_PROGRESS",
+              "PARTICIPANT_KICKED pat", "PARTICIPANT_LEFT dr", "STATUS IN_PROGRESS>COMPLETED"]
+    check("ListSessionEvents tells the story in order: created, waiting, in progress, pat kicked, dr left, completed",
+          in_order(words, wanted), " | ".join(words))
 
     # ------------------------------------------------------------------ 6. reconciliation
     print("\n== 6. webhook delivery stops for one join; reconciliation repairs presence", flush=True)
-    if WEBHOOKS:
-        c = cv.create(f"{ref}-reconcile")
-        tok = cv.rpc("IssueJoinToken dr (C)", cv.tokens.IssueJoinToken,
-                     ts.IssueJoinTokenRequest(session_id=c.id, user_id="dr")).join_token
-        before = gate("refuse")
-        late = lke.Participant("dr-c")
-        try:
-            await late.connect(tok.connect_url, tok.token)
-            joined_at = time.monotonic()
-            refused = await until(lambda: gate("stats")["refused"] > before["refused"], 10)
-            check("LiveKit's participant_joined for C is refused at the webhook target (503)", bool(refused),
-                  f"refused {gate('stats')['refused'] - before['refused']}")
-            repaired = await until(lambda: "dr" in cv.present(c.id), RECONCILE * 3 + 8)
-            took = time.monotonic() - joined_at
-            stats = gate("stats")
-            # dr joined after the gate began refusing, so no delivery of that join reached Convene (one
-            # still in flight from before the switch may be forwarded; it is about another room).
-            check(f"reconciliation marks dr present while webhooks are still refused",
-                  bool(repaired) and stats["mode"] == "refuse",
-                  f"{took:.1f} s after the join; interval {RECONCILE:.0f} s; forwarded since: {stats['forwarded'] - before['forwarded']}")
-            corrective = [e for e in cv.events(c.id) if e.type == EV.Value("SESSION_EVENT_TYPE_PARTICIPANT_JOINED")]
-            check("the repair is recorded as a corrective PARTICIPANT_JOINED event",
-                  any("reconcil" in json.dumps(dict(e.payload.items())).lower() or "reconcil" in e.actor.lower()
-                      for e in corrective), str([(e.actor, dict(e.payload.items())) for e in corrective])[:300])
-        finally:
-            gate("forward")
-            await late.close()
-    else:
-        skip("step 6: reconciliation repairs presence when webhooks are dropped", "no ProviderWebhookService")
+    c = cv.create(f"{ref}-reconcile")
+    tok = cv.rpc("IssueJoinToken dr (C)", cv.tokens.IssueJoinToken,
+                 ts.IssueJoinTokenRequest(session_id=c.id, user_id="dr")).join_token
+    before = gate("refuse")
+    late = lke.Participant("dr-c")
+    try:
+        await late.connect(tok.connect_url, tok.token)
+        joined_at = time.monotonic()
+        refused = await until(lambda: gate("stats")["refused"] > before["refused"], 10)
+        check("LiveKit's participant_joined for C is refused at the webhook target (503)", bool(refused),
+              f"refused {gate('stats')['refused'] - before['refused']}")
+        repaired = await until(lambda: "dr" in cv.present(c.id), RECONCILE * 3 + 8)
+        took = time.monotonic() - joined_at
+        stats = gate("stats")
+        # dr joined after the gate began refusing, so no delivery of that join reached Convene (one
+        # still in flight from before the switch may be forwarded; it is about another room).
+        check(f"reconciliation marks dr present while webhooks are still refused",
+              bool(repaired) and stats["mode"] == "refuse",
+              f"{took:.1f} s after the join; interval {RECONCILE:.0f} s; forwarded since: {stats['forwarded'] - before['forwarded']}")
+        corrective = [e for e in cv.events(c.id) if e.type == EV.Value("SESSION_EVENT_TYPE_PARTICIPANT_JOINED")]
+        check("the repair is recorded as a corrective PARTICIPANT_JOINED event",
+              any("reconcil" in json.dumps(dict(e.payload.items())).lower() or "reconcil" in e.actor.lower()
+                  for e in corrective), str([(e.actor, dict(e.payload.items())) for e in corrective])[:300])
+    finally:
+        gate("forward")
+        await late.close()
 
 
 async def _has(lk, room: str, identity: str) -> bool:
