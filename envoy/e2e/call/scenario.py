@@ -395,8 +395,9 @@ async def run(lk, cv: Convene, browser: Browser, host: HostWithVideo) -> None:
         stats = gate("stats")
         # dr joined after the gate began refusing, so no delivery of that join reached Convene (one
         # still in flight from before the switch may be forwarded; it is about another room).
-        check(f"reconciliation marks dr present while webhooks are still refused",
-              bool(repaired) and stats["mode"] == "refuse",
+        # Within one reconcile interval, plus the job runner's 1 s round and 2 s for the call itself.
+        check(f"reconciliation marks dr present within one interval while webhooks are still refused",
+              bool(repaired) and stats["mode"] == "refuse" and took <= RECONCILE + 3,
               f"{took:.1f} s after the join; interval {RECONCILE:.0f} s; forwarded since: {stats['forwarded'] - before['forwarded']}")
         corrective = [e for e in cv.events(c.id) if e.type == EV.Value("SESSION_EVENT_TYPE_PARTICIPANT_JOINED")]
         check("the repair is recorded as a corrective PARTICIPANT_JOINED event",
