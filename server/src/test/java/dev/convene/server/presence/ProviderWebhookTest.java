@@ -406,4 +406,50 @@ class ProviderWebhookTest {
     long corrective = events().stream().filter(e -> e.getPayload().getFieldsMap().containsKey("corrective")).count();
     assertEquals(3, corrective, "two corrective joins and one corrective leave");
   }
+
+  @Test
+  void concurrentDeliveriesOfOneEvent_applyItOnce_inEveryTrial() throws Exception {
+    useLiveKit();
+    Instant t = server.clock.instant();
+    int trials = 200;
+    int copies = 4;
+    java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(copies);
+    int lost = 0;
+    int doubled = 0;
+    try {
+      for (int i = 0; i < trials; i++) {
+        // pat connects and disconnects in turn; each event is delivered by four racing retries.
+        String event = i % 2 == 0 ? "participant_joined" : "participant_left";
+        String body = liveKitEvent("EV_race" + i, event, s.getId(), "pat", t.plusSeconds(i));
+        String auth = liveKitAuth(body, LiveKitServer.SECRET, Instant.now().plusSeconds(300));
+        java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+        List<java.util.concurrent.Future<ReceiveProviderWebhookResponse>> sent = new java.util.ArrayList<>();
+        for (int c = 0; c < copies; c++) {
+          sent.add(pool.submit(() -> {
+            go.await();
+            return deliver("livekit", server.tenantA.tenantId(), "application/webhook+json", body,
+                Map.of("authorization", auth));
+          }));
+        }
+        go.countDown();
+        int applied = 0;
+        for (var f : sent) {
+          applied += f.get().getApplied() ? 1 : 0;
+        }
+        lost += applied == 0 ? 1 : 0;
+        doubled += applied > 1 ? 1 : 0;
+        assertEquals(i % 2 == 0, presence().get("pat"), "after trial " + i);
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+    assertEquals(0, lost, "trials where no copy was applied");
+    assertEquals(0, doubled, "trials applied more than once");
+    long moves = server.jdbi().withHandle(h -> h.createQuery("""
+            SELECT count(*) FROM events
+            WHERE aggregate_id = :id AND type IN ('PARTICIPANT_JOINED', 'PARTICIPANT_LEFT')
+            """).bind("id", s.getId()).mapTo(Long.class).one());
+    assertEquals(trials, moves);
+    assertEquals(trials, storedCallbacks());
+  }
 }
