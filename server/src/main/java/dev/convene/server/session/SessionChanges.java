@@ -88,6 +88,7 @@ public final class SessionChanges {
     Instant now = tx.now();
     boolean terminal = SessionStatusMachine.terminal(to);
     if (terminal) {
+      s = Recordings.beforeEnd(tx, s);
       for (ParticipantRow p : SessionStore.presentParticipants(h, tenantId, s.id())) {
         leave(s, p);
       }
@@ -152,6 +153,8 @@ public final class SessionChanges {
     ParticipantRow joined = p.joined(now);
     SessionStore.updatePresence(h, tenantId, joined);
     event(s, SessionEventType.SESSION_EVENT_TYPE_PARTICIPANT_JOINED, Map.of("user_id", p.userId(), "role", p.role()));
+    // Every way presence is recorded (JoinSession, provider webhooks) comes through here.
+    s = Recordings.afterJoin(tx, s, joined);
     SessionRow next = s.withPresentCount(s.presentCount() + 1)
         .withLifecycle(s.status(), s.statusReason(), s.missingRoles(), now, s.startTime(), s.endTime(), null);
     if (next.status().equals(SCHEDULED)) {

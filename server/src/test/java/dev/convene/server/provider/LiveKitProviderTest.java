@@ -10,6 +10,8 @@ import dev.convene.v1.ParticipantRole;
 import io.jsonwebtoken.Claims;
 import io.jsonwebtoken.Jwts;
 import io.jsonwebtoken.security.Keys;
+import io.livekit.server.AudioMixing;
+import io.livekit.server.EgressServiceClient;
 import io.livekit.server.RoomServiceClient;
 import java.io.IOException;
 import java.net.DatagramSocket;
@@ -28,6 +30,7 @@ import java.time.temporal.ChronoUnit;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import livekit.LivekitEgress;
 import livekit.LivekitModels;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -208,6 +211,39 @@ class LiveKitProviderTest {
     provider.endRoom(name);
   }
 
+  /**
+   * What this LiveKit answers for recording: it has no Egress service (that needs an egress worker,
+   * Redis and storage), so the SDK's StartRoomCompositeEgress is a Twirp {@code unavailable} (HTTP
+   * 503, "no response from servers") and ListEgress an {@code internal} (HTTP 500, "egress not
+   * connected (redis required)"); the first after waiting about 20 s. Hence setRecording is UNSUPPORTED on LiveKit: Convene keeps the
+   * state and calls nothing.
+   */
+  @Test
+  void recording_thisServerHasNoEgress_soSetRecordingIsUnsupported_andLeavesTheRoomAlone() throws IOException {
+    String name = uniqueRoom("Rec");
+    MediaProvider provider = provider();
+    provider.ensureRoom(new RoomSpec(name, false, 2, Duration.ofSeconds(60), null, null));
+    // The server waits about 20 s for an egress worker before it answers.
+    okhttp3.OkHttpClient patient = new okhttp3.OkHttpClient.Builder().readTimeout(Duration.ofSeconds(40)).build();
+    EgressServiceClient egress = EgressServiceClient.Companion.createClient(url, API_KEY, SECRET, () -> patient);
+
+    retrofit2.Response<LivekitEgress.EgressInfo> start = egress.startRoomCompositeEgress(name,
+        LivekitEgress.EncodedFileOutput.newBuilder().setFilepath("convene-test.mp4").build(), "", null, null, false,
+        false, "", AudioMixing.DEFAULT_MIXING).execute();
+    assertEquals(503, start.code());
+    String startError = start.errorBody().string();
+    assertTrue(startError.contains("\"code\":\"unavailable\"") && startError.contains("no response from servers"),
+        startError);
+    retrofit2.Response<List<LivekitEgress.EgressInfo>> list = egress.listEgress(name).execute();
+    assertEquals(500, list.code());
+    assertTrue(list.errorBody().string().contains("egress not connected"));
+
+    assertEquals(MediaProvider.RecordingControl.UNSUPPORTED, provider.setRecording(name, true));
+    assertEquals(MediaProvider.RecordingControl.UNSUPPORTED, provider.setRecording(name, false));
+    assertFalse(rooms().stream().filter(r -> r.getName().equals(name)).findFirst().orElseThrow().getActiveRecording());
+    provider.endRoom(name);
+  }
+
   static Claims claims(String token) {
     return Jwts.parser().verifyWith(Keys.hmacShaKeyFor(SECRET.getBytes(StandardCharsets.UTF_8))).build()
         .parseSignedClaims(token).getPayload();
@@ -215,7 +251,7 @@ class LiveKitProviderTest {
 
   static IssuedToken token(ParticipantRole role, String room, Instant now) {
     return provider().token(new TokenSpec(room, "usr_" + role.getNumber(), "Name " + role.getNumber(), role, now,
-        now.plus(Duration.ofMinutes(20))));
+        now.plus(Duration.ofMinutes(20)), false));
   }
 
   @Test
@@ -272,7 +308,7 @@ class LiveKitProviderTest {
     Instant now = Instant.now();
 
     IssuedToken issued = provider.token(new TokenSpec("ses_W", "usr_w", "", ParticipantRole.PARTICIPANT_ROLE_PARTICIPANT,
-        now, now.plusSeconds(60)));
+        now, now.plusSeconds(60), false));
 
     assertEquals("wss://lk.example.org", issued.connectUrl());
     // An empty display name leaves the name out, so LiveKit shows the identity.

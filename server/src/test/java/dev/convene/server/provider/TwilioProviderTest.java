@@ -139,7 +139,8 @@ class TwilioProviderTest {
         "MediaRegion", "de1",
         "EmptyRoomTimeout", "2",
         "UnusedRoomTimeout", "2",
-        "AudioOnly", "true"), hit.form());
+        "AudioOnly", "true",
+        "RecordParticipantsOnConnect", "false"), hit.form());
     assertEquals("Basic " + Base64.getEncoder().encodeToString((KEY + ":" + SECRET).getBytes(StandardCharsets.UTF_8)),
         hit.authorization());
   }
@@ -151,7 +152,8 @@ class TwilioProviderTest {
     provider().ensureRoom(new RoomSpec("ses_v", false, 4, Duration.ofHours(3), null, null));
 
     assertEquals(Map.of("UniqueName", "ses_v", "Type", "group", "MaxParticipants", "4",
-        "EmptyRoomTimeout", "60", "UnusedRoomTimeout", "60", "AudioOnly", "false"), hits.get(0).form());
+        "EmptyRoomTimeout", "60", "UnusedRoomTimeout", "60", "AudioOnly", "false",
+        "RecordParticipantsOnConnect", "false"), hits.get(0).form());
   }
 
   @Test
@@ -247,6 +249,39 @@ class TwilioProviderTest {
     responder = hit -> new Answer(400, error(53119, 400));
 
     ProviderException e = assertThrows(ProviderException.class, () -> provider().endRoom("ses_x"));
+
+    assertEquals(ProviderException.Kind.REJECTED, e.kind());
+  }
+
+  static String recordingRules(String rules) {
+    return """
+        {"room_sid":"%s","rules":%s,"date_created":"2026-08-22T10:00:00Z","date_updated":"2026-08-22T10:05:00Z"}
+        """.formatted(ROOM_SID, rules);
+  }
+
+  @Test
+  void setRecording_postsTheRoomsRecordingRules_includeAllWhenOn_excludeAllWhenOff() {
+    responder = hit -> new Answer(202, recordingRules(hit.form().get("Rules")));
+    MediaProvider provider = provider();
+
+    assertEquals(MediaProvider.RecordingControl.APPLIED, provider.setRecording("ses_rec", true));
+    provider.setRecording("ses_rec", false);
+
+    assertEquals(2, hits.size());
+    assertEquals("POST", hits.get(0).method());
+    assertEquals("/v1/Rooms/ses_rec/RecordingRules", hits.get(0).path());
+    assertEquals(Map.of("Rules", "[{\"type\":\"include\",\"all\":true}]"), hits.get(0).form());
+    assertEquals("/v1/Rooms/ses_rec/RecordingRules", hits.get(1).path());
+    assertEquals(Map.of("Rules", "[{\"type\":\"exclude\",\"all\":true}]"), hits.get(1).form());
+    assertEquals("Basic " + Base64.getEncoder().encodeToString((KEY + ":" + SECRET).getBytes(StandardCharsets.UTF_8)),
+        hits.get(1).authorization());
+  }
+
+  @Test
+  void setRecording_unknownRoom_isRejected_soTheJobRetries() {
+    responder = hit -> new Answer(404, error(20404, 404));
+
+    ProviderException e = assertThrows(ProviderException.class, () -> provider().setRecording("ses_none", true));
 
     assertEquals(ProviderException.Kind.REJECTED, e.kind());
   }
@@ -426,7 +461,7 @@ class TwilioProviderTest {
     Instant expire = now.plus(Duration.ofMinutes(30));
 
     IssuedToken issued = provider().token(new TokenSpec("ses_Tok", "usr_alice", "Alice", ParticipantRole.PARTICIPANT_ROLE_HOST,
-        now, expire));
+        now, expire, false));
 
     assertEquals("", issued.connectUrl());
     Verified jwt = parse(issued.token());
@@ -445,7 +480,7 @@ class TwilioProviderTest {
     Instant now = Instant.now();
 
     IssuedToken issued = provider().token(new TokenSpec("ses_Tok", "usr_obs", "", ParticipantRole.PARTICIPANT_ROLE_OBSERVER,
-        now, now.plusSeconds(600)));
+        now, now.plusSeconds(600), false));
 
     assertEquals(Map.of("identity", "usr_obs", "video", Map.of("room", "ses_Tok")),
         parse(issued.token()).claims().get("grants"));
@@ -456,7 +491,7 @@ class TwilioProviderTest {
     Instant now = Instant.now();
 
     IssuedToken issued = provider().token(new TokenSpec("ses_Tok", "usr_a", "A", ParticipantRole.PARTICIPANT_ROLE_PARTICIPANT,
-        now, now.plus(Duration.ofDays(3))));
+        now, now.plus(Duration.ofDays(3)), false));
 
     Instant exp = parse(issued.token()).instant("exp");
     long overDay = exp.getEpochSecond() - now.plus(Duration.ofDays(1)).getEpochSecond();
@@ -467,7 +502,7 @@ class TwilioProviderTest {
   void token_doesNotCallTwilio() {
     Instant now = Instant.now();
     provider().token(new TokenSpec("ses_Tok", "usr_a", "A", ParticipantRole.PARTICIPANT_ROLE_PARTICIPANT, now,
-        now.plusSeconds(60)));
+        now.plusSeconds(60), false));
     assertEquals(List.of(), hits);
   }
 }

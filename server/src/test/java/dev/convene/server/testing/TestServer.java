@@ -58,6 +58,12 @@ public final class TestServer implements AutoCloseable {
 
   /** Serves over {@code database} with {@code admission}'s request threads and queue. */
   public TestServer(Database database, IdGenerator ids, Admission admission) {
+    this(database, ids, admission, new dev.convene.server.provider.ProviderFactory(Duration.ofSeconds(5), null));
+  }
+
+  /** Serves with providers built by {@code providers} (e.g. Twilio pointed at a local fake). */
+  public TestServer(Database database, IdGenerator ids, Admission admission,
+      dev.convene.server.provider.ProviderFactory providers) {
     this.database = database;
     this.admission = admission;
     Tenants tenants = new Tenants(database.jdbi(), clock, ids);
@@ -67,7 +73,7 @@ public final class TestServer implements AutoCloseable {
     // The clock only moves when a test moves it, so the API key cache is off (AuthenticationTest
     // tests it on its own).
     platform = Main.platform(database, clock, ids, ConveneConfig.fromEnv(Map.of("CONVENE_MASTER_KEY", MASTER_KEY)));
-    features = Main.features(platform, new dev.convene.server.provider.ProviderFactory(Duration.ofSeconds(5), null));
+    features = Main.features(platform, providers);
     server = new ConveneServer(InProcessServerBuilder.forName(name), admission,
         new AuthInterceptor(database.jdbi(), clock, Duration.ZERO), Main.validation(), Main.services(features));
     try {
