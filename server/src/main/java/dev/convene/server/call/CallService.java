@@ -110,24 +110,24 @@ final class CallService extends CallServiceGrpc.CallServiceImplBase {
 
   @Override
   public void startRecording(StartRecordingRequest req, StreamObserver<StartRecordingResponse> out) {
-    Principal caller = Principal.current();
-    SessionRow s = changeRecording(req.getSessionId(), tx -> {
-      SessionRow before = lockAsHost(tx, caller, req.getSessionId());
-      SessionRow after = Recordings.start(tx, before);
-      return new Changed<>(before, after, after);
-    });
-    reply(out, StartRecordingResponse.newBuilder().setRecording(Recordings.toProto(s.recording())).build());
+    reply(out, StartRecordingResponse.newBuilder().setRecording(asHost(req.getSessionId(), Recordings::start)).build());
   }
 
   @Override
   public void stopRecording(StopRecordingRequest req, StreamObserver<StopRecordingResponse> out) {
+    reply(out, StopRecordingResponse.newBuilder().setRecording(asHost(req.getSessionId(), Recordings::stop)).build());
+  }
+
+  /** Starts or stops ({@code change}) the recording of a session the caller hosts; the state afterwards. */
+  private dev.convene.v1.RecordingState asHost(String sessionId,
+      java.util.function.BiFunction<Tx, SessionRow, SessionRow> change) {
     Principal caller = Principal.current();
-    SessionRow s = changeRecording(req.getSessionId(), tx -> {
-      SessionRow before = lockAsHost(tx, caller, req.getSessionId());
-      SessionRow after = Recordings.stop(tx, before);
+    SessionRow s = changeRecording(sessionId, tx -> {
+      SessionRow before = lockAsHost(tx, caller, sessionId);
+      SessionRow after = change.apply(tx, before);
       return new Changed<>(before, after, after);
     });
-    reply(out, StopRecordingResponse.newBuilder().setRecording(Recordings.toProto(s.recording())).build());
+    return Recordings.toProto(s.recording());
   }
 
   /** A recording change: the session before and after it, and what the handler answers with. */

@@ -54,20 +54,24 @@ class RecordingTest {
 
   @BeforeEach
   void setUp() {
-    server = servers.get();
+    use(servers.get(), ProviderConfig.newBuilder().setJitsi(JitsiConfig.newBuilder().setDomain("meet.example.org")
+        .setAppId("convene").setAppSecret("jitsi-app-secret-0123456789-abcdefghij")));
+  }
+
+  /** Calls {@code to} as tenant A, whose default provider becomes {@code provider}, about a new session. */
+  void use(TestServer to, ProviderConfig.Builder provider) {
+    server = to;
     var key = TestServer.bearer(server.tenantA.key());
     calls = CallServiceGrpc.newBlockingStub(server.channel).withCallCredentials(key);
     sessions = SessionServiceGrpc.newBlockingStub(server.channel).withCallCredentials(key);
     tokens = TokenServiceGrpc.newBlockingStub(server.channel).withCallCredentials(key);
     ProviderConfigServiceGrpc.newBlockingStub(server.channel).withCallCredentials(key)
-        .setProviderConfig(SetProviderConfigRequest.newBuilder().setConfig(ProviderConfig.newBuilder().setDefault(true)
-            .setJitsi(JitsiConfig.newBuilder().setDomain("meet.example.org").setAppId("convene")
-                .setAppSecret("jitsi-app-secret-0123456789-abcdefghij"))).build());
-    s = createSession(sessions, server.clock.instant());
+        .setProviderConfig(SetProviderConfigRequest.newBuilder().setConfig(provider.setDefault(true)).build());
+    s = createSession();
   }
 
-  static Session createSession(SessionServiceGrpc.SessionServiceBlockingStub sessions, Instant now) {
-    Instant start = now.plus(Duration.ofMinutes(5));
+  Session createSession() {
+    Instant start = server.clock.instant().plus(Duration.ofMinutes(5));
     return sessions.createSession(CreateSessionRequest.newBuilder().setExternalRef("rec-" + System.nanoTime())
         .setMedia(MediaType.MEDIA_TYPE_VIDEO).setScheduledStartTime(ProtoTime.timestamp(start))
         .setScheduledEndTime(ProtoTime.timestamp(start.plus(Duration.ofMinutes(30))))
@@ -345,18 +349,9 @@ class RecordingTest {
     fake.start();
     try (TestServer twilioServer = new TestServer(TestPostgres.freshDatabase(8), IdGenerator.random(),
         new Admission(8, 1000), new ProviderFactory(Duration.ofSeconds(2), "http://localhost:" + fake.getAddress().getPort()))) {
-      server = twilioServer;
-      var key = TestServer.bearer(server.tenantA.key());
-      calls = CallServiceGrpc.newBlockingStub(server.channel).withCallCredentials(key);
-      sessions = SessionServiceGrpc.newBlockingStub(server.channel).withCallCredentials(key);
-      tokens = TokenServiceGrpc.newBlockingStub(server.channel).withCallCredentials(key);
-      ProviderConfigServiceGrpc.newBlockingStub(server.channel).withCallCredentials(key)
-          .setProviderConfig(SetProviderConfigRequest.newBuilder().setConfig(ProviderConfig.newBuilder().setDefault(true)
-              .setTwilio(TwilioConfig.newBuilder().setAccountSid("AC" + "0123456789abcdef0123456789abcdef")
-                  .setApiKeySid("SK" + "fedcba9876543210fedcba9876543210")
-                  .setApiKeySecret("test-secret-0123456789-abcdefghijklmnop")
-                  .setAuthToken("auth-token-0123456789-abcdefghijklmno"))).build());
-      s = createSession(sessions, server.clock.instant());
+      use(twilioServer, ProviderConfig.newBuilder().setTwilio(TwilioConfig.newBuilder()
+          .setAccountSid("AC" + "0123456789abcdef0123456789abcdef").setApiKeySid("SK" + "fedcba9876543210fedcba9876543210")
+          .setApiKeySecret("test-secret-0123456789-abcdefghijklmnop").setAuthToken("auth-token-0123456789-abcdefghijklmno")));
       tokens.issueJoinToken(IssueJoinTokenRequest.newBuilder().setSessionId(s.getId()).setUserId("dr").build());
       assertEquals("false", hits.get(0).form().get("RecordParticipantsOnConnect"), "rooms start without recording");
       join("dr");
