@@ -7,14 +7,16 @@ import dev.convene.server.provider.ProviderFeature;
 import io.grpc.BindableService;
 import java.util.List;
 
-/** The live call: CallService (kick, ban, unban) and the job that makes the provider's room follow. */
+/** The live call: CallService (kick, ban, the lobby, recording) and the jobs that make the provider's room follow. */
 public final class CallFeature implements Feature {
   private final CallService service;
   private final RoomRemovals removals;
+  private final RoomRecordings recordings;
 
   public CallFeature(Platform platform, ProviderFeature providers) {
     this.removals = new RoomRemovals(platform, providers.tenantProviders());
-    this.service = new CallService(platform, removals);
+    this.recordings = new RoomRecordings(platform, providers.tenantProviders());
+    this.service = new CallService(platform, removals, recordings);
   }
 
   @Override
@@ -24,6 +26,6 @@ public final class CallFeature implements Feature {
 
   @Override
   public List<JobHandler> jobs() {
-    return List.of(removals);
+    return List.of(removals, recordings);
   }
 }

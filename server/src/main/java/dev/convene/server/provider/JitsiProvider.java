@@ -81,6 +81,15 @@ final class JitsiProvider implements MediaProvider {
   }
 
   /**
+   * {@inheritDoc} Jitsi has no room API: a HOST's token carries {@code context.features.recording}
+   * "true" only while recording is allowed when it is minted (see {@link TokenSpec#recordingAllowed}).
+   */
+  @Override
+  public RecordingControl setRecording(String roomName, boolean on) {
+    return RecordingControl.IN_TOKENS;
+  }
+
+  /**
    * {@inheritDoc} Claims per Prosody's token auth: {@code iss} and {@code aud} the app id, {@code sub}
    * the domain, {@code room}, {@code nbf}/{@code iat}/{@code exp} (exp always: without it a Jitsi
    * token never expires), {@code context.user} (HOST: owner, moderator, lobby bypass) and an explicit
@@ -111,14 +120,17 @@ final class JitsiProvider implements MediaProvider {
         .notBefore(Date.from(spec.issueTime()))
         .issuedAt(Date.from(spec.issueTime()))
         .expiration(Date.from(spec.expireTime()))
-        .claim("context", Map.of("user", user, "features", features(spec.role())))
+        .claim("context", Map.of("user", user, "features", features(spec.role(), spec.recordingAllowed())))
         .signWith(key(settings.appSecret()), Jwts.SIG.HS256)
         .compact();
     return new IssuedToken(jwt, "https://" + settings.domain() + "/" + room + "?jwt=" + jwt);
   }
 
-  /** Every feature key, "true" or "false", by role. */
-  static Map<String, String> features(ParticipantRole role) {
+  /**
+   * Every feature key, "true" or "false", by role; {@code recording} only for a HOST while recording
+   * is allowed (seed 003: recording off unless consented).
+   */
+  static Map<String, String> features(ParticipantRole role, boolean recordingAllowed) {
     List<String> enabled = switch (role) {
       case PARTICIPANT_ROLE_HOST -> HOST_FEATURES;
       case PARTICIPANT_ROLE_PARTICIPANT -> PARTICIPANT_FEATURES;
@@ -127,7 +139,7 @@ final class JitsiProvider implements MediaProvider {
     };
     Map<String, String> features = new LinkedHashMap<>();
     for (String f : ALL_FEATURES) {
-      features.put(f, String.valueOf(enabled.contains(f)));
+      features.put(f, String.valueOf(enabled.contains(f) && (!f.equals("recording") || recordingAllowed)));
     }
     return features;
   }

@@ -105,6 +105,19 @@ final class LiveKitProvider implements MediaProvider {
   }
 
   /**
+   * {@inheritDoc} LiveKit records through its Egress service, which needs an egress worker, Redis and
+   * an output (file storage or a stream URL) that Convene's LiveKit settings do not carry. The
+   * livekit-server used here (v1.13.5, no egress) answers StartRoomCompositeEgress with Twirp
+   * {@code unavailable} "no response from servers" and ListEgress with {@code internal} "egress not
+   * connected (redis required)" (see LiveKitProviderTest). So Convene keeps the recording state and
+   * its events, and tells LiveKit nothing.
+   */
+  @Override
+  public RecordingControl setRecording(String roomName, boolean on) {
+    return RecordingControl.UNSUPPORTED;
+  }
+
+  /**
    * {@inheritDoc} Grants by role: HOST may join, publish, subscribe, send data and administer the
    * room (mute, kick); PARTICIPANT the same without admin; OBSERVER joins hidden and may only
    * subscribe. {@code nbf} and {@code exp} are always set (LiveKit newer than v1.13 requires exp).

@@ -33,6 +33,22 @@ public interface MediaProvider {
   /** Disconnects one participant from the room; one who is not there is not an error. */
   void removeParticipant(String roomName, String identity);
 
+  /** How a provider's room followed {@link #setRecording}. */
+  enum RecordingControl {
+    /** The provider's API now records the room, or stopped recording it. */
+    APPLIED,
+    /** Recording rights travel in the participants' tokens (Jitsi); nothing to call. */
+    IN_TOKENS,
+    /** The provider cannot record through Convene; the state is kept in Convene only. */
+    UNSUPPORTED
+  }
+
+  /**
+   * Makes the room record every participant ({@code on}) or nobody. Idempotent; a room that does
+   * not exist is an error (the caller only asks for active rooms, and retries).
+   */
+  RecordingControl setRecording(String roomName, boolean on);
+
   /** Mints a token for one participant with the rights of its role. Local: no network call. */
   IssuedToken token(TokenSpec spec);
 

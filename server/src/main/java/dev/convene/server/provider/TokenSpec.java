@@ -12,6 +12,8 @@ import java.time.Instant;
  * @param role        the roster role the rights come from (HOST, PARTICIPANT or OBSERVER)
  * @param issueTime   now; the token is not valid before it
  * @param expireTime  when the token stops working (always set: Jitsi tokens without exp never expire)
+ * @param recordingAllowed whether the session is being recorded with everyone present consenting,
+ *                    and this participant too (Jitsi gives a HOST the recording feature only then)
  */
 public record TokenSpec(String roomName, String identity, String displayName, ParticipantRole role,
-    Instant issueTime, Instant expireTime) {}
+    Instant issueTime, Instant expireTime, boolean recordingAllowed) {}

@@ -12,6 +12,7 @@ import com.twilio.rest.api.v2010.account.Key;
 import com.twilio.rest.video.v1.Room;
 import com.twilio.rest.video.v1.RoomCreator;
 import com.twilio.rest.video.v1.room.Participant;
+import com.twilio.rest.video.v1.room.RecordingRules;
 import dev.convene.v1.ProviderKind;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -64,7 +65,10 @@ final class TwilioProvider implements MediaProvider {
     RoomCreator creator = Room.creator()
         .setUniqueName(spec.roomName())
         .setType(Room.RoomType.GROUP)
-        .setAudioOnly(spec.audioOnly());
+        .setAudioOnly(spec.audioOnly())
+        // Recording waits for consent (StartRecording sets the room's recording rules), whatever the
+        // account's default for new rooms.
+        .setRecordParticipantsOnConnect(false);
     if (spec.maxParticipants() > 0) {
       creator.setMaxParticipants(Math.min(spec.maxParticipants(), MAX_PARTICIPANTS));
     }
@@ -128,6 +132,19 @@ final class TwilioProvider implements MediaProvider {
   public void removeParticipant(String roomName, String identity) {
     ignoring(Set.of(ROOM_NOT_FOUND, ROOM_COMPLETED, NOT_FOUND), "disconnect participant",
         () -> Participant.updater(roomName, identity).setStatus(Participant.Status.DISCONNECTED).update(client));
+  }
+
+  /**
+   * {@inheritDoc} Through the room's Recording Rules: one rule including all tracks when on, one
+   * excluding all when off. The SDK sends a non-Map {@code Rules} as {@code String.valueOf}, so the
+   * JSON array goes as a string.
+   */
+  @Override
+  public RecordingControl setRecording(String roomName, boolean on) {
+    String rules = on ? "[{\"type\":\"include\",\"all\":true}]" : "[{\"type\":\"exclude\",\"all\":true}]";
+    call(on ? "start recording" : "stop recording",
+        () -> RecordingRules.updater(roomName).setRules(rules).update(client));
+    return RecordingControl.APPLIED;
   }
 
   /**

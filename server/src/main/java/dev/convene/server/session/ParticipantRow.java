@@ -2,7 +2,10 @@ package dev.convene.server.session;
 
 import java.time.Instant;
 
-/** One stored roster entry with its presence. {@code role} holds the short role name ("HOST"). */
+/**
+ * One stored roster entry with its presence. {@code role}, {@code admission} and
+ * {@code recordingConsent} hold short enum names ("HOST", "NONE", "GRANTED").
+ */
 public record ParticipantRow(
     long id,
     String sessionId,
@@ -18,13 +21,15 @@ public record ParticipantRow(
     Instant addTime,
     boolean banned,
     String admission,
-    Instant lobbyEnterTime) {
+    Instant lobbyEnterTime,
+    String recordingConsent,
+    Instant recordingConsentTime) {
 
   /** This entry after joining at {@code at}. */
   ParticipantRow joined(Instant at) {
     return new ParticipantRow(id, sessionId, userId, displayName, role, true,
         firstJoinTime == null ? at : firstJoinTime, at, lastLeaveTime, connectedMs, joinCount + 1, addTime, banned,
-        admission, lobbyEnterTime);
+        admission, lobbyEnterTime, recordingConsent, recordingConsentTime);
   }
 
   /** This entry after leaving at {@code at}, with the time since the last join added. */
@@ -32,6 +37,6 @@ public record ParticipantRow(
     long span = Math.max(0, at.toEpochMilli() - lastJoinTime.toEpochMilli());
     return new ParticipantRow(id, sessionId, userId, displayName, role, false,
         firstJoinTime, lastJoinTime, at, connectedMs + span, joinCount, addTime, banned,
-        admission, lobbyEnterTime);
+        admission, lobbyEnterTime, recordingConsent, recordingConsentTime);
   }
 }

@@ -90,6 +90,7 @@ public final class SessionChanges {
     Instant now = tx.now();
     boolean terminal = SessionStatusMachine.terminal(to);
     if (terminal) {
+      s = Recordings.beforeEnd(tx, s);
       for (ParticipantRow p : SessionStore.presentParticipants(h, tenantId, s.id())) {
         leave(s, p, Map.of());
       }
@@ -166,6 +167,8 @@ public final class SessionChanges {
     payload.put("role", p.role());
     payload.putAll(source);
     event(s, SessionEventType.SESSION_EVENT_TYPE_PARTICIPANT_JOINED, payload);
+    // Every way presence is recorded (JoinSession, provider webhooks) comes through here.
+    s = Recordings.afterJoin(tx, s, joined);
     SessionRow next = s.withPresentCount(s.presentCount() + 1)
         .withLifecycle(s.status(), s.statusReason(), s.missingRoles(), now, s.startTime(), s.endTime(), null);
     if (next.status().equals(SCHEDULED)) {

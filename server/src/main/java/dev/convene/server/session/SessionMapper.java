@@ -8,6 +8,9 @@ import dev.convene.v1.MediaType;
 import dev.convene.v1.Participant;
 import dev.convene.v1.ParticipantRole;
 import dev.convene.v1.ProviderKind;
+import dev.convene.v1.RecordingConsent;
+import dev.convene.v1.RecordingState;
+import dev.convene.v1.RecordingStopReason;
 import dev.convene.v1.Session;
 import dev.convene.v1.SessionEvent;
 import dev.convene.v1.SessionEventType;
@@ -64,7 +67,8 @@ final class SessionMapper {
         .setCreateTime(ProtoTime.timestamp(r.createTime()))
         .setUpdateTime(ProtoTime.timestamp(r.updateTime()))
         .setStatusReason(r.statusReason())
-        .setPresentCount(r.presentCount());
+        .setPresentCount(r.presentCount())
+        .setRecording(toProto(r.recording()));
     if (r.room().provider() != null) {
       b.setProvider(ProviderKind.valueOf(r.room().provider()));
     }
@@ -97,7 +101,11 @@ final class SessionMapper {
         .setJoinCount(p.joinCount())
         .setAddTime(ProtoTime.timestamp(p.addTime()))
         .setBanned(p.banned())
-        .setAdmission(AdmissionState.valueOf("ADMISSION_STATE_" + p.admission()));
+        .setAdmission(AdmissionState.valueOf("ADMISSION_STATE_" + p.admission()))
+        .setRecordingConsent(RecordingConsent.valueOf("RECORDING_CONSENT_" + p.recordingConsent()));
+    if (p.recordingConsentTime() != null) {
+      b.setRecordingConsentTime(ProtoTime.timestamp(p.recordingConsentTime()));
+    }
     if (p.lobbyEnterTime() != null) {
       b.setLobbyEnterTime(ProtoTime.timestamp(p.lobbyEnterTime()));
     }
@@ -109,6 +117,17 @@ final class SessionMapper {
     }
     if (p.lastLeaveTime() != null) {
       b.setLastLeaveTime(ProtoTime.timestamp(p.lastLeaveTime()));
+    }
+    return b.build();
+  }
+
+  static RecordingState toProto(SessionRow.Recording r) {
+    RecordingState.Builder b = RecordingState.newBuilder().setActive(r.active());
+    if (r.changeTime() != null) {
+      b.setChangeTime(ProtoTime.timestamp(r.changeTime()));
+    }
+    if (r.stopReason() != null) {
+      b.setStopReason(RecordingStopReason.valueOf("RECORDING_STOP_REASON_" + r.stopReason()));
     }
     return b.build();
   }

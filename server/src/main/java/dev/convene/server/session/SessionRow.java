@@ -32,7 +32,8 @@ public record SessionRow(
     int presentCount,
     long joinLeadMs,
     Room room,
-    String duplicateIdentity) {
+    String duplicateIdentity,
+    Recording recording) {
 
   /**
    * The session's media provider and its room: {@code provider} is null until fixed (at create, or
@@ -43,26 +44,41 @@ public record SessionRow(
     static final Room NONE = new Room(null, null, null, null);
   }
 
+  /**
+   * Whether the call is being recorded, when that last changed (null if never started) and why it
+   * stopped (a RecordingStopReason's short name; null while on or never started).
+   */
+  public record Recording(boolean active, Instant changeTime, String stopReason) {
+    static final Recording OFF = new Recording(false, null, null);
+  }
+
   /** This row with a new lifecycle state; everything else stays. */
   SessionRow withLifecycle(String status, String statusReason, String[] missingRoles, Instant updateTime,
       Instant startTime, Instant endTime, Instant emptySince) {
     return new SessionRow(id, tenantId, externalRef, requestId, title, media, status, scheduledStartTime,
         scheduledEndTime, maxParticipants, lobbyEnabled, noShowGraceMs, emptyTimeoutMs, metadata, statusReason,
         missingRoles, createTime, updateTime, startTime, endTime, emptySince, noShowDeadline, presentCount, joinLeadMs,
-        room, duplicateIdentity);
+        room, duplicateIdentity, recording);
   }
 
   SessionRow withPresentCount(int count) {
     return new SessionRow(id, tenantId, externalRef, requestId, title, media, status, scheduledStartTime,
         scheduledEndTime, maxParticipants, lobbyEnabled, noShowGraceMs, emptyTimeoutMs, metadata, statusReason,
         missingRoles, createTime, updateTime, startTime, endTime, emptySince, noShowDeadline, count, joinLeadMs, room,
-        duplicateIdentity);
+        duplicateIdentity, recording);
+  }
+
+  SessionRow withRecording(Recording r) {
+    return new SessionRow(id, tenantId, externalRef, requestId, title, media, status, scheduledStartTime,
+        scheduledEndTime, maxParticipants, lobbyEnabled, noShowGraceMs, emptyTimeoutMs, metadata, statusReason,
+        missingRoles, createTime, updateTime, startTime, endTime, emptySince, noShowDeadline, presentCount, joinLeadMs,
+        room, duplicateIdentity, r);
   }
 
   SessionRow withRoom(Room next) {
     return new SessionRow(id, tenantId, externalRef, requestId, title, media, status, scheduledStartTime,
         scheduledEndTime, maxParticipants, lobbyEnabled, noShowGraceMs, emptyTimeoutMs, metadata, statusReason,
         missingRoles, createTime, updateTime, startTime, endTime, emptySince, noShowDeadline, presentCount, joinLeadMs,
-        next, duplicateIdentity);
+        next, duplicateIdentity, recording);
   }
 }

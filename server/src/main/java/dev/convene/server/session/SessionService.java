@@ -111,7 +111,8 @@ public final class SessionService extends SessionServiceGrpc.SessionServiceImplB
             req.getProvider() == ProviderKind.PROVIDER_KIND_UNSPECIFIED ? SessionRow.Room.NONE
                 : new SessionRow.Room(req.getProvider().name(), null, null, null),
             in.getDuplicateIdentity() == DuplicateIdentityPolicy.DUPLICATE_IDENTITY_POLICY_UNSPECIFIED
-                ? "REPLACE_EXISTING" : in.getDuplicateIdentity().name().substring("DUPLICATE_IDENTITY_POLICY_".length()));
+                ? "REPLACE_EXISTING" : in.getDuplicateIdentity().name().substring("DUPLICATE_IDENTITY_POLICY_".length()),
+            SessionRow.Recording.OFF);
         // The contract guarantees the roster repeats no user, so it goes in with the session.
         Optional<SessionRow> stored = SessionStore.insertSession(tx.handle(), row, fingerprint, req.getParticipantsList());
         if (stored.isEmpty()) {

@@ -31,12 +31,13 @@ final class SessionStore {
       s.no_show_grace_ms, s.empty_timeout_ms, s.metadata::text AS metadata, s.status_reason,
       s.missing_roles, s.create_time, s.update_time, s.start_time, s.end_time, s.empty_since,
       s.no_show_deadline, s.present_count, s.join_lead_ms, s.provider, s.provider_room, s.provider_room_sid,
-      s.room_state, s.duplicate_identity
+      s.room_state, s.duplicate_identity, s.recording, s.recording_change_time, s.recording_stop_reason
       """;
 
   static final String PARTICIPANT_COLUMNS = """
       id, session_id, user_id, display_name, role, present, first_join_time, last_join_time,
-      last_leave_time, connected_ms, join_count, add_time, banned, admission, lobby_enter_time
+      last_leave_time, connected_ms, join_count, add_time, banned, admission, lobby_enter_time,
+      recording_consent, recording_consent_time
       """;
 
   static final RowMapper<SessionRow> SESSION = SessionStore::session;
@@ -84,7 +85,7 @@ final class SessionStore {
   }
 
   /** Where request_fingerprint follows SESSION_COLUMNS. */
-  private static final int FINGERPRINT_COLUMN = 30;
+  private static final int FINGERPRINT_COLUMN = 33;
 
   /** A page of the tenant's sessions by scheduled start, then id, after the keyset cursor. */
   List<SessionRow> list(String tenantId, String status, String externalRef, String userId, Instant from,
@@ -302,12 +303,12 @@ final class SessionStore {
         roles == null ? new String[0] : (String[]) roles.getArray(), instant(rs, 17), instant(rs, 18),
         instant(rs, 19), instant(rs, 20), instant(rs, 21), instant(rs, 22), rs.getInt(23), rs.getLong(24),
         new SessionRow.Room(rs.getString(25), rs.getString(26), rs.getString(27), rs.getString(28)),
-        rs.getString(29));
+        rs.getString(29), new SessionRow.Recording(rs.getBoolean(30), instant(rs, 31), rs.getString(32)));
   }
 
   private static ParticipantRow participant(ResultSet rs, StatementContext ctx) throws SQLException {
     return new ParticipantRow(rs.getLong(1), rs.getString(2), rs.getString(3), rs.getString(4), rs.getString(5),
         rs.getBoolean(6), instant(rs, 7), instant(rs, 8), instant(rs, 9), rs.getLong(10), rs.getInt(11),
-        instant(rs, 12), rs.getBoolean(13), rs.getString(14), instant(rs, 15));
+        instant(rs, 12), rs.getBoolean(13), rs.getString(14), instant(rs, 15), rs.getString(16), instant(rs, 17));
   }
 }

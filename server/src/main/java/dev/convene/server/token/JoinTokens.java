@@ -14,6 +14,7 @@ import dev.convene.server.provider.ProviderFactory;
 import dev.convene.server.provider.ProviderRoom;
 import dev.convene.server.provider.RoomSpec;
 import dev.convene.server.provider.TokenSpec;
+import dev.convene.server.session.Recordings;
 import dev.convene.server.session.Rosters;
 import dev.convene.server.session.SessionChanges;
 import dev.convene.server.session.SessionRow;
@@ -125,6 +126,7 @@ final class JoinTokens {
         payload.put("room_sid", created.sid());
       }
       Rosters.event(tx, s, SessionEventType.SESSION_EVENT_TYPE_PROVIDER_ROOM_CREATED, payload);
+      Recordings.roomActive(tx, s);
     }
     if (!SessionChanges.ROOM_ACTIVE.equals(room.state())) {
       // Persist first: the session's provider is fixed and the room is known to be on its way.
@@ -142,8 +144,11 @@ final class JoinTokens {
     Instant now = tx.now().truncatedTo(ChronoUnit.SECONDS);
     Instant expire = expireTime(now, s.scheduledEndTime());
     ParticipantRole role = ParticipantRole.valueOf("PARTICIPANT_ROLE_" + e.participant().role());
+    // While recording is on everyone present has consented (a join without consent stops it); the
+    // token's holder must have consented too, for the moment it joins.
+    boolean recordingAllowed = s.recording().active() && e.participant().recordingConsent().equals("GRANTED");
     IssuedToken t = factory.create(resolved.settings()).token(new TokenSpec(roomName, e.participant().userId(),
-        e.participant().displayName(), role, now, expire));
+        e.participant().displayName(), role, now, expire, recordingAllowed));
     String tokenId = platform.ids().next(IdKind.JOIN_TOKEN);
     Map<String, Object> payload = new LinkedHashMap<>();
     payload.put("token_id", tokenId);

@@ -66,9 +66,11 @@ class CallerTableTest {
         new dev.convene.server.provider.ProviderFactory(Duration.ofSeconds(1), null)));
     int checked = 0;
     List<String> wrong = new ArrayList<>();
+    Set<String> methods = new java.util.HashSet<>();
     for (BindableService service : services) {
       for (ServerMethodDefinition<?, ?> m : service.bindService().getMethods()) {
         MethodDescriptor<?, ?> md = m.getMethodDescriptor();
+        methods.add(md.getFullMethodName());
         Set<CallerKind> allowed = EnumSet.noneOf(CallerKind.class);
         allowed.addAll(((ProtoMethodDescriptorSupplier) md.getSchemaDescriptor()).getMethodDescriptor().getOptions()
             .getExtension(RulesProto.access).getCallersList());
@@ -106,6 +108,10 @@ class CallerTableTest {
     }
     assertEquals(List.of(), wrong);
     assertTrue(checked >= 4 * 25, "checked " + checked);
+    // Recording (issue 9): consent for tenants, users and guests (themselves); start and stop for
+    // tenants and users (hosts, checked against the roster by the handler).
+    assertTrue(methods.containsAll(List.of("convene.v1.CallService/SetRecordingConsent",
+        "convene.v1.CallService/StartRecording", "convene.v1.CallService/StopRecording")), methods.toString());
   }
 
   /** The call's failure, or null when it succeeded. */

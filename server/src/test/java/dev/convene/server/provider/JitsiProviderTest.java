@@ -66,10 +66,15 @@ class JitsiProviderTest {
   final Instant now = Instant.now().truncatedTo(ChronoUnit.SECONDS);
   final Instant expire = now.plus(Duration.ofMinutes(45));
 
+  /** A token minted while recording is allowed: every role's full feature set. */
   IssuedToken token(ParticipantRole role) {
+    return token(role, true);
+  }
+
+  IssuedToken token(ParticipantRole role, boolean recordingAllowed) {
     Map<String, Object> user = USERS.get(role);
     return provider.token(new TokenSpec("ses_MixedCase42", (String) user.get("id"), (String) user.get("name"), role,
-        now, expire));
+        now, expire, recordingAllowed));
   }
 
   /** The claims every role's token must carry, written out independently of the provider. */
@@ -114,6 +119,24 @@ class JitsiProviderTest {
       Map<String, Object> expected = JSON.readValue(JSON.writeValueAsBytes(expectedClaims(role)), new TypeReference<>() {});
       assertEquals(expected, raw, role.name());
     }
+  }
+
+  @Test
+  void token_hostWhileRecordingIsNotAllowed_hasRecordingFalse_andEverythingElseAsUsual() throws IOException {
+    Map<String, Object> raw = rawJson(token(ParticipantRole.PARTICIPANT_ROLE_HOST, false).token().split("\\.")[1]);
+    @SuppressWarnings("unchecked")
+    Map<String, Object> features = (Map<String, Object>) ((Map<String, Object>) raw.get("context")).get("features");
+    Map<String, String> expected = new LinkedHashMap<>(FEATURES.get(ParticipantRole.PARTICIPANT_ROLE_HOST));
+    expected.put("recording", "false");
+    assertEquals(expected, features);
+    // A participant never gets it, allowed or not.
+    Map<String, Object> part = rawJson(token(ParticipantRole.PARTICIPANT_ROLE_PARTICIPANT, true).token().split("\\.")[1]);
+    assertEquals("false", ((Map<?, ?>) ((Map<?, ?>) part.get("context")).get("features")).get("recording"));
+  }
+
+  @Test
+  void setRecording_isCarriedByTokens_withoutACall() {
+    assertEquals(MediaProvider.RecordingControl.IN_TOKENS, provider.setRecording("ses_X", true));
   }
 
   @Test
@@ -172,7 +195,7 @@ class JitsiProviderTest {
     MediaProvider other = new ProviderFactory(Duration.ofSeconds(1), null)
         .create(new ProviderSettings.Jitsi(DOMAIN, APP_ID, "another-secret-0123456789-abcdefghijklmn"));
     String jwt = other.token(new TokenSpec("ses_X", "usr_x", "X", ParticipantRole.PARTICIPANT_ROLE_PARTICIPANT, now,
-        expire)).token();
+        expire, false)).token();
 
     Process p = new ProcessBuilder(python().toString(), "src/test/providers/verify_jitsi.py")
         .redirectError(ProcessBuilder.Redirect.INHERIT).start();
@@ -258,6 +281,6 @@ class JitsiProviderTest {
         .create(new ProviderSettings.Jitsi(DOMAIN, APP_ID, "too-short"));
 
     assertThrows(WeakKeyException.class, () -> weak.token(new TokenSpec("ses_X", "usr_x", "X",
-        ParticipantRole.PARTICIPANT_ROLE_HOST, now, expire)));
+        ParticipantRole.PARTICIPANT_ROLE_HOST, now, expire, false)));
   }
 }

@@ -7,27 +7,25 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.convene.v1.ParticipantRole;
+import dev.convene.server.testing.LiveKitServer;
 import io.jsonwebtoken.Claims;
 import io.jsonwebtoken.Jwts;
 import io.jsonwebtoken.security.Keys;
+import io.livekit.server.AudioMixing;
+import io.livekit.server.EgressServiceClient;
 import io.livekit.server.RoomServiceClient;
 import java.io.IOException;
-import java.net.DatagramSocket;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
+import livekit.LivekitEgress;
 import livekit.LivekitModels;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -35,108 +33,25 @@ import org.junit.jupiter.api.Test;
 
 /** LiveKitProvider through the Kotlin server SDK against a real livekit-server v1.13.5 on loopback. */
 class LiveKitProviderTest {
-  static final String API_KEY = "convene-test";
-  static final String SECRET = "lk-test-secret-0123456789-abcdefghijklmnopq";
+  static final String API_KEY = LiveKitServer.API_KEY;
+  static final String SECRET = LiveKitServer.SECRET;
   static final Duration TIMEOUT = Duration.ofSeconds(5);
 
-  static Process server;
+  static LiveKitServer server;
   static String url;
-  static Path log;
   static final ProviderFactory factory = new ProviderFactory(TIMEOUT, null);
 
   @BeforeAll
   static void startLiveKit() throws Exception {
-    Path bin = liveKitBinary();
-    int port = freeTcpPort();
-    int rtcTcp = freeTcpPort();
-    int udp;
-    try (DatagramSocket s = new DatagramSocket(0, InetAddress.getLoopbackAddress())) {
-      udp = s.getLocalPort();
-    }
-    // auto_create off: only rooms this provider creates exist. node_ip and no external IP keep the
-    // server from asking a public STUN server for its address.
-    String config = """
-        port: %d
-        bind_addresses: ["127.0.0.1"]
-        keys:
-          %s: %s
-        rtc:
-          tcp_port: %d
-          port_range_start: %d
-          port_range_end: %d
-          use_external_ip: false
-          node_ip: 127.0.0.1
-        turn:
-          enabled: false
-        room:
-          auto_create: false
-        logging:
-          level: info
-        """.formatted(port, API_KEY, SECRET, rtcTcp, udp, udp + 4);
-    // Kept in target/ for a failure's post-mortem; it holds only test keys and tokens.
-    log = Path.of("target", "livekit-server-test.log");
-    Files.createDirectories(log.getParent());
-    // The config travels as an argument: only test keys are in it.
-    server = new ProcessBuilder(bin.toString(), "--config-body", config)
-        .redirectErrorStream(true)
-        .redirectOutput(log.toFile())
-        .start();
-    url = "http://127.0.0.1:" + port;
-    awaitHealthy(Duration.ofSeconds(20));
+    server = LiveKitServer.start("livekit-server-test");
+    url = server.url();
   }
 
   @AfterAll
   static void stopLiveKit() throws InterruptedException {
     if (server != null) {
-      server.destroy();
-      if (!server.waitFor(10, TimeUnit.SECONDS)) {
-        server.destroyForcibly().waitFor();
-      }
+      server.close();
     }
-  }
-
-  /** LIVEKIT_SERVER_BIN, else the script that builds and caches the binary: never a silent skip. */
-  static Path liveKitBinary() throws IOException, InterruptedException {
-    String fromEnv = System.getenv("LIVEKIT_SERVER_BIN");
-    if (fromEnv != null && !fromEnv.isBlank()) {
-      return Path.of(fromEnv);
-    }
-    Path script = Path.of("src/test/providers/livekit-server.sh").toAbsolutePath();
-    Process p = new ProcessBuilder("bash", script.toString())
-        .redirectError(ProcessBuilder.Redirect.INHERIT)
-        .start();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
-    if (p.waitFor() != 0 || out.isEmpty()) {
-      throw new IllegalStateException(script + " failed (exit " + p.exitValue() + "); set LIVEKIT_SERVER_BIN");
-    }
-    String[] lines = out.split("\n");
-    return Path.of(lines[lines.length - 1]);
-  }
-
-  static int freeTcpPort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-      return s.getLocalPort();
-    }
-  }
-
-  static void awaitHealthy(Duration within) throws Exception {
-    HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(1)).build();
-    long deadline = System.nanoTime() + within.toNanos();
-    while (System.nanoTime() < deadline) {
-      if (!server.isAlive()) {
-        throw new IllegalStateException("livekit-server exited " + server.exitValue() + ":\n" + Files.readString(log));
-      }
-      try {
-        if (http.send(HttpRequest.newBuilder(URI.create(url + "/")).build(), HttpResponse.BodyHandlers.discarding())
-            .statusCode() == 200) {
-          return;
-        }
-      } catch (IOException notYet) {
-        // not listening yet
-      }
-      Thread.sleep(100);
-    }
-    throw new IllegalStateException("livekit-server not healthy within " + within + ":\n" + Files.readString(log));
   }
 
   static MediaProvider provider() {
@@ -208,6 +123,39 @@ class LiveKitProviderTest {
     provider.endRoom(name);
   }
 
+  /**
+   * What this LiveKit answers for recording: it has no Egress service (that needs an egress worker,
+   * Redis and storage), so the SDK's StartRoomCompositeEgress is a Twirp {@code unavailable} (HTTP
+   * 503, "no response from servers") and ListEgress an {@code internal} (HTTP 500, "egress not
+   * connected (redis required)"); the first after waiting about 20 s. Hence setRecording is UNSUPPORTED on LiveKit: Convene keeps the
+   * state and calls nothing.
+   */
+  @Test
+  void recording_thisServerHasNoEgress_soSetRecordingIsUnsupported_andLeavesTheRoomAlone() throws IOException {
+    String name = uniqueRoom("Rec");
+    MediaProvider provider = provider();
+    provider.ensureRoom(new RoomSpec(name, false, 2, Duration.ofSeconds(60), null, null));
+    // The server waits about 20 s for an egress worker before it answers.
+    okhttp3.OkHttpClient patient = new okhttp3.OkHttpClient.Builder().readTimeout(Duration.ofSeconds(40)).build();
+    EgressServiceClient egress = EgressServiceClient.Companion.createClient(url, API_KEY, SECRET, () -> patient);
+
+    retrofit2.Response<LivekitEgress.EgressInfo> start = egress.startRoomCompositeEgress(name,
+        LivekitEgress.EncodedFileOutput.newBuilder().setFilepath("convene-test.mp4").build(), "", null, null, false,
+        false, "", AudioMixing.DEFAULT_MIXING).execute();
+    assertEquals(503, start.code());
+    String startError = start.errorBody().string();
+    assertTrue(startError.contains("\"code\":\"unavailable\"") && startError.contains("no response from servers"),
+        startError);
+    retrofit2.Response<List<LivekitEgress.EgressInfo>> list = egress.listEgress(name).execute();
+    assertEquals(500, list.code());
+    assertTrue(list.errorBody().string().contains("egress not connected"));
+
+    assertEquals(MediaProvider.RecordingControl.UNSUPPORTED, provider.setRecording(name, true));
+    assertEquals(MediaProvider.RecordingControl.UNSUPPORTED, provider.setRecording(name, false));
+    assertFalse(rooms().stream().filter(r -> r.getName().equals(name)).findFirst().orElseThrow().getActiveRecording());
+    provider.endRoom(name);
+  }
+
   static Claims claims(String token) {
     return Jwts.parser().verifyWith(Keys.hmacShaKeyFor(SECRET.getBytes(StandardCharsets.UTF_8))).build()
         .parseSignedClaims(token).getPayload();
@@ -215,7 +163,7 @@ class LiveKitProviderTest {
 
   static IssuedToken token(ParticipantRole role, String room, Instant now) {
     return provider().token(new TokenSpec(room, "usr_" + role.getNumber(), "Name " + role.getNumber(), role, now,
-        now.plus(Duration.ofMinutes(20))));
+        now.plus(Duration.ofMinutes(20)), false));
   }
 
   @Test
@@ -272,7 +220,7 @@ class LiveKitProviderTest {
     Instant now = Instant.now();
 
     IssuedToken issued = provider.token(new TokenSpec("ses_W", "usr_w", "", ParticipantRole.PARTICIPANT_ROLE_PARTICIPANT,
-        now, now.plusSeconds(60)));
+        now, now.plusSeconds(60), false));
 
     assertEquals("wss://lk.example.org", issued.connectUrl());
     // An empty display name leaves the name out, so LiveKit shows the identity.
@@ -301,7 +249,7 @@ class LiveKitProviderTest {
 
   @Test
   void unreachableServer_isUnavailable_andCredentialsInvalidWithDetail() throws IOException {
-    MediaProvider provider = factory.create(new ProviderSettings.LiveKit("http://127.0.0.1:" + freeTcpPort(), API_KEY, SECRET));
+    MediaProvider provider = factory.create(new ProviderSettings.LiveKit("http://127.0.0.1:" + LiveKitServer.freeTcpPort(), API_KEY, SECRET));
 
     ProviderException e = assertThrows(ProviderException.class,
         () -> provider.ensureRoom(new RoomSpec("ses_U", false, 2, null, null, null)));

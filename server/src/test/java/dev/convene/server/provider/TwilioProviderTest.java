@@ -5,8 +5,16 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpServer;
+import static dev.convene.server.testing.FakeTwilio.ACCOUNT;
+import static dev.convene.server.testing.FakeTwilio.KEY;
+import static dev.convene.server.testing.FakeTwilio.ROOM_SID;
+import static dev.convene.server.testing.FakeTwilio.error;
+import static dev.convene.server.testing.FakeTwilio.participant;
+import static dev.convene.server.testing.FakeTwilio.room;
+
+import dev.convene.server.testing.FakeTwilio;
+import dev.convene.server.testing.FakeTwilio.Answer;
+import dev.convene.server.testing.FakeTwilio.Hit;
 import dev.convene.v1.ParticipantRole;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -15,18 +23,14 @@ import io.jsonwebtoken.Jwts;
 import io.jsonwebtoken.security.Keys;
 import java.io.IOException;
 import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.net.ServerSocket;
-import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.Base64;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Function;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -34,62 +38,26 @@ import org.junit.jupiter.api.Test;
 
 /** TwilioProvider through the real twilio-java SDK against a local fake of Twilio's REST API. */
 class TwilioProviderTest {
-  static final String ACCOUNT = "AC" + "0123456789abcdef0123456789abcdef";
-  static final String KEY = "SK" + "fedcba9876543210fedcba9876543210";
   // ≥ 32 bytes: jjwt refuses shorter HMAC keys, as it would a real secret that short.
   static final String SECRET = "test-secret-0123456789-abcdefghijklmnop";
   static final Duration TIMEOUT = Duration.ofMillis(1500);
 
-  /** One request as the fake received it. */
-  record Hit(String method, String path, Map<String, String> query, Map<String, String> form, String authorization) {}
-
-  /** What the fake answers. */
-  record Answer(int status, String json) {}
-
-  HttpServer server;
-  final List<Hit> hits = new CopyOnWriteArrayList<>();
-  volatile Function<Hit, Answer> responder = hit -> new Answer(500, "{}");
+  FakeTwilio fake;
+  List<Hit> hits;
 
   @BeforeEach
   void startFake() throws IOException {
-    server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
-    server.createContext("/", this::handle);
-    server.start();
+    fake = new FakeTwilio();
+    hits = fake.hits;
   }
 
   @AfterEach
   void stopFake() {
-    server.stop(0);
-  }
-
-  private void handle(HttpExchange ex) throws IOException {
-    String body = new String(ex.getRequestBody().readAllBytes(), StandardCharsets.UTF_8);
-    Hit hit = new Hit(ex.getRequestMethod(), ex.getRequestURI().getPath(), decode(ex.getRequestURI().getRawQuery()),
-        decode(body), ex.getRequestHeaders().getFirst("Authorization"));
-    hits.add(hit);
-    Answer answer = responder.apply(hit);
-    byte[] bytes = answer.json().getBytes(StandardCharsets.UTF_8);
-    ex.getResponseHeaders().add("Content-Type", "application/json");
-    ex.sendResponseHeaders(answer.status(), bytes.length);
-    ex.getResponseBody().write(bytes);
-    ex.close();
-  }
-
-  private static Map<String, String> decode(String form) {
-    Map<String, String> params = new LinkedHashMap<>();
-    if (form == null || form.isEmpty()) {
-      return params;
-    }
-    for (String pair : form.split("&")) {
-      int eq = pair.indexOf('=');
-      params.put(URLDecoder.decode(pair.substring(0, eq), StandardCharsets.UTF_8),
-          URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8));
-    }
-    return params;
+    fake.close();
   }
 
   private MediaProvider provider() {
-    return provider("http://localhost:" + server.getAddress().getPort());
+    return provider(fake.url());
   }
 
   private static MediaProvider provider(String base) {
@@ -97,30 +65,12 @@ class TwilioProviderTest {
         .create(new ProviderSettings.Twilio(ACCOUNT, KEY, SECRET, "auth-token-not-used-here-0123456789", null));
   }
 
-  static String room(String sid, String name, String status) {
-    return """
-        {"sid":"%s","status":"%s","type":"group","unique_name":"%s","account_sid":"%s","audio_only":true,
-         "date_created":"2026-08-22T10:00:00Z","date_updated":"2026-08-22T10:00:00Z","duration":null,
-         "empty_room_timeout":2,"unused_room_timeout":2,"enable_turn":true,"end_time":null,"large_room":false,
-         "max_concurrent_published_tracks":170,"max_participant_duration":14400,"max_participants":50,
-         "media_region":"de1","record_participants_on_connect":false,
-         "status_callback":"https://convene.example/hooks/twilio","status_callback_method":"POST",
-         "url":"https://video.twilio.com/v1/Rooms/%s","video_codecs":["VP8","H264"],
-         "links":{"participants":"https://video.twilio.com/v1/Rooms/%s/Participants"}}
-        """.formatted(sid, status, name, ACCOUNT, sid, sid);
-  }
 
-  static String error(int code, int status) {
-    return """
-        {"code":%d,"message":"fake error %d","more_info":"https://www.twilio.com/docs/errors/%d","status":%d}
-        """.formatted(code, code, code, status);
-  }
 
-  static final String ROOM_SID = "RM" + "11112222333344445555666677778888";
 
   @Test
   void ensureRoom_sendsEveryRoomParameterOnce_withKeyBasicAuth() {
-    responder = hit -> new Answer(201, room(ROOM_SID, "ses_AbC123", "in-progress"));
+    fake.responder = hit -> new Answer(201, room(ROOM_SID, "ses_AbC123", "in-progress"));
 
     ProviderRoom room = provider().ensureRoom(new RoomSpec("ses_AbC123", true, 80, Duration.ofSeconds(90),
         "https://convene.example/hooks/twilio", "de1"));
@@ -139,19 +89,21 @@ class TwilioProviderTest {
         "MediaRegion", "de1",
         "EmptyRoomTimeout", "2",
         "UnusedRoomTimeout", "2",
-        "AudioOnly", "true"), hit.form());
+        "AudioOnly", "true",
+        "RecordParticipantsOnConnect", "false"), hit.form());
     assertEquals("Basic " + Base64.getEncoder().encodeToString((KEY + ":" + SECRET).getBytes(StandardCharsets.UTF_8)),
         hit.authorization());
   }
 
   @Test
   void ensureRoom_videoWithoutCallbackOrRegion_sendsNeither_andClampsTimeoutToAnHour() {
-    responder = hit -> new Answer(201, room(ROOM_SID, "ses_v", "in-progress"));
+    fake.responder = hit -> new Answer(201, room(ROOM_SID, "ses_v", "in-progress"));
 
     provider().ensureRoom(new RoomSpec("ses_v", false, 4, Duration.ofHours(3), null, null));
 
     assertEquals(Map.of("UniqueName", "ses_v", "Type", "group", "MaxParticipants", "4",
-        "EmptyRoomTimeout", "60", "UnusedRoomTimeout", "60", "AudioOnly", "false"), hits.get(0).form());
+        "EmptyRoomTimeout", "60", "UnusedRoomTimeout", "60", "AudioOnly", "false",
+        "RecordParticipantsOnConnect", "false"), hits.get(0).form());
   }
 
   @Test
@@ -165,7 +117,7 @@ class TwilioProviderTest {
 
   @Test
   void ensureRoom_existingUniqueName53113_fetchesAndReturnsTheRoom() {
-    responder = hit -> hit.method().equals("POST")
+    fake.responder = hit -> hit.method().equals("POST")
         ? new Answer(400, error(53113, 400))
         : new Answer(200, room(ROOM_SID, "ses_dup", "in-progress"));
 
@@ -178,7 +130,7 @@ class TwilioProviderTest {
 
   @Test
   void serverErrorOnPost_isSentExactlyOnce_andUnavailable() {
-    responder = hit -> new Answer(500, error(20500, 500));
+    fake.responder = hit -> new Answer(500, error(20500, 500));
 
     ProviderException e = assertThrows(ProviderException.class,
         () -> provider().ensureRoom(new RoomSpec("ses_500", false, 2, null, null, null)));
@@ -190,7 +142,7 @@ class TwilioProviderTest {
 
   @Test
   void unauthorized_isRejected_namingTheTwilioCodeButNoSecret() {
-    responder = hit -> new Answer(401, error(20003, 401));
+    fake.responder = hit -> new Answer(401, error(20003, 401));
 
     ProviderException e = assertThrows(ProviderException.class,
         () -> provider().ensureRoom(new RoomSpec("ses_401", false, 2, null, null, null)));
@@ -202,7 +154,7 @@ class TwilioProviderTest {
 
   @Test
   void slowAnswer_timesOutAsUnavailable() {
-    responder = hit -> {
+    fake.responder = hit -> {
       try {
         Thread.sleep(TIMEOUT.toMillis() * 3);
       } catch (InterruptedException e) {
@@ -221,7 +173,7 @@ class TwilioProviderTest {
 
   @Test
   void endRoom_completesTheRoomByName() {
-    responder = hit -> new Answer(200, room(ROOM_SID, "ses_end", "completed"));
+    fake.responder = hit -> new Answer(200, room(ROOM_SID, "ses_end", "completed"));
 
     provider().endRoom("ses_end");
 
@@ -236,7 +188,7 @@ class TwilioProviderTest {
     MediaProvider provider = provider();
     for (Answer answer : List.of(new Answer(404, error(20404, 404)), new Answer(404, error(53106, 404)),
         new Answer(400, error(53118, 400)))) {
-      responder = hit -> answer;
+      fake.responder = hit -> answer;
       provider.endRoom("ses_gone");
     }
     assertEquals(3, hits.size());
@@ -244,16 +196,49 @@ class TwilioProviderTest {
 
   @Test
   void endRoom_otherRejection_throwsRejected() {
-    responder = hit -> new Answer(400, error(53119, 400));
+    fake.responder = hit -> new Answer(400, error(53119, 400));
 
     ProviderException e = assertThrows(ProviderException.class, () -> provider().endRoom("ses_x"));
 
     assertEquals(ProviderException.Kind.REJECTED, e.kind());
   }
 
+  static String recordingRules(String rules) {
+    return """
+        {"room_sid":"%s","rules":%s,"date_created":"2026-08-22T10:00:00Z","date_updated":"2026-08-22T10:05:00Z"}
+        """.formatted(ROOM_SID, rules);
+  }
+
+  @Test
+  void setRecording_postsTheRoomsRecordingRules_includeAllWhenOn_excludeAllWhenOff() {
+    fake.responder = hit -> new Answer(202, recordingRules(hit.form().get("Rules")));
+    MediaProvider provider = provider();
+
+    assertEquals(MediaProvider.RecordingControl.APPLIED, provider.setRecording("ses_rec", true));
+    provider.setRecording("ses_rec", false);
+
+    assertEquals(2, hits.size());
+    assertEquals("POST", hits.get(0).method());
+    assertEquals("/v1/Rooms/ses_rec/RecordingRules", hits.get(0).path());
+    assertEquals(Map.of("Rules", "[{\"type\":\"include\",\"all\":true}]"), hits.get(0).form());
+    assertEquals("/v1/Rooms/ses_rec/RecordingRules", hits.get(1).path());
+    assertEquals(Map.of("Rules", "[{\"type\":\"exclude\",\"all\":true}]"), hits.get(1).form());
+    assertEquals("Basic " + Base64.getEncoder().encodeToString((KEY + ":" + SECRET).getBytes(StandardCharsets.UTF_8)),
+        hits.get(1).authorization());
+  }
+
+  @Test
+  void setRecording_unknownRoom_isRejected_soTheJobRetries() {
+    fake.responder = hit -> new Answer(404, error(20404, 404));
+
+    ProviderException e = assertThrows(ProviderException.class, () -> provider().setRecording("ses_none", true));
+
+    assertEquals(ProviderException.Kind.REJECTED, e.kind());
+  }
+
   @Test
   void removeParticipant_disconnectsByIdentity_andMissingIsFine() {
-    responder = hit -> new Answer(202, participant("usr_1", "disconnected"));
+    fake.responder = hit -> new Answer(202, participant("usr_1", "disconnected"));
     MediaProvider provider = provider();
 
     provider.removeParticipant("ses_k", "usr_1");
@@ -262,23 +247,15 @@ class TwilioProviderTest {
     assertEquals("/v1/Rooms/ses_k/Participants/usr_1", hits.get(0).path());
     assertEquals(Map.of("Status", "disconnected"), hits.get(0).form());
 
-    responder = hit -> new Answer(404, error(20404, 404));
+    fake.responder = hit -> new Answer(404, error(20404, 404));
     provider.removeParticipant("ses_k", "usr_absent");
     assertEquals(2, hits.size());
   }
 
-  static String participant(String identity, String status) {
-    return """
-        {"sid":"PA%032x","room_sid":"%s","account_sid":"%s","identity":"%s","status":"%s",
-         "start_time":"2026-08-22T10:00:05Z","end_time":null,"duration":null,
-         "date_created":"2026-08-22T10:00:05Z","date_updated":"2026-08-22T10:00:05Z",
-         "url":"https://video.twilio.com/v1/Rooms/%s/Participants/%s","links":{}}
-        """.formatted(identity.hashCode(), ROOM_SID, ACCOUNT, identity, status, ROOM_SID, identity);
-  }
 
   @Test
   void connectedIdentities_readsConnectedParticipants() {
-    responder = hit -> new Answer(200, """
+    fake.responder = hit -> new Answer(200, """
         {"participants":[%s,%s],
          "meta":{"page":0,"page_size":50,"first_page_url":"https://video.twilio.com/v1/Rooms/ses_l/Participants?Status=connected&PageSize=50&Page=0",
                  "previous_page_url":null,"url":"https://video.twilio.com/v1/Rooms/ses_l/Participants?Status=connected&PageSize=50&Page=0",
@@ -295,7 +272,7 @@ class TwilioProviderTest {
 
   @Test
   void connectedIdentities_unknownRoom_isEmpty() {
-    responder = hit -> new Answer(404, error(20404, 404));
+    fake.responder = hit -> new Answer(404, error(20404, 404));
 
     assertEquals(List.of(), provider().connectedIdentities("ses_none"));
   }
@@ -321,7 +298,7 @@ class TwilioProviderTest {
 
   @Test
   void checkCredentials_goodKey_activeAccount_isValid() {
-    responder = accountAndKey("active");
+    fake.responder = accountAndKey("active");
 
     CredentialCheckResult result = provider().checkCredentials();
 
@@ -333,7 +310,7 @@ class TwilioProviderTest {
 
   @Test
   void checkCredentials_suspendedAccount_isInvalidWithItsStatus() {
-    responder = accountAndKey("suspended");
+    fake.responder = accountAndKey("suspended");
 
     CredentialCheckResult result = provider().checkCredentials();
 
@@ -346,7 +323,7 @@ class TwilioProviderTest {
 
   @Test
   void checkCredentials_badSecret401_keyInvalidAndNoMatch() {
-    responder = hit -> new Answer(401, error(20003, 401));
+    fake.responder = hit -> new Answer(401, error(20003, 401));
 
     CredentialCheckResult result = provider().checkCredentials();
 
@@ -359,7 +336,7 @@ class TwilioProviderTest {
 
   @Test
   void checkCredentials_keyOfAnotherAccount404_noMatch() {
-    responder = hit -> hit.path().contains("/Keys/")
+    fake.responder = hit -> hit.path().contains("/Keys/")
         ? new Answer(404, error(20404, 404))
         : new Answer(200, account("active"));
 
@@ -426,7 +403,7 @@ class TwilioProviderTest {
     Instant expire = now.plus(Duration.ofMinutes(30));
 
     IssuedToken issued = provider().token(new TokenSpec("ses_Tok", "usr_alice", "Alice", ParticipantRole.PARTICIPANT_ROLE_HOST,
-        now, expire));
+        now, expire, false));
 
     assertEquals("", issued.connectUrl());
     Verified jwt = parse(issued.token());
@@ -445,7 +422,7 @@ class TwilioProviderTest {
     Instant now = Instant.now();
 
     IssuedToken issued = provider().token(new TokenSpec("ses_Tok", "usr_obs", "", ParticipantRole.PARTICIPANT_ROLE_OBSERVER,
-        now, now.plusSeconds(600)));
+        now, now.plusSeconds(600), false));
 
     assertEquals(Map.of("identity", "usr_obs", "video", Map.of("room", "ses_Tok")),
         parse(issued.token()).claims().get("grants"));
@@ -456,7 +433,7 @@ class TwilioProviderTest {
     Instant now = Instant.now();
 
     IssuedToken issued = provider().token(new TokenSpec("ses_Tok", "usr_a", "A", ParticipantRole.PARTICIPANT_ROLE_PARTICIPANT,
-        now, now.plus(Duration.ofDays(3))));
+        now, now.plus(Duration.ofDays(3)), false));
 
     Instant exp = parse(issued.token()).instant("exp");
     long overDay = exp.getEpochSecond() - now.plus(Duration.ofDays(1)).getEpochSecond();
@@ -467,7 +444,7 @@ class TwilioProviderTest {
   void token_doesNotCallTwilio() {
     Instant now = Instant.now();
     provider().token(new TokenSpec("ses_Tok", "usr_a", "A", ParticipantRole.PARTICIPANT_ROLE_PARTICIPANT, now,
-        now.plusSeconds(60)));
+        now.plusSeconds(60), false));
     assertEquals(List.of(), hits);
   }
 }

@@ -58,15 +58,18 @@ public final class TestServer implements AutoCloseable {
 
   /** Serves over {@code database} with {@code admission}'s request threads and queue. */
   public TestServer(Database database, IdGenerator ids, Admission admission) {
-    this(database, ids, admission, null);
+    this(database, ids, admission, new dev.convene.server.provider.ProviderFactory(Duration.ofSeconds(5), null));
   }
 
   /** A server whose Twilio provider calls {@code twilioApi} (a local fake) instead of Twilio. */
   public static TestServer withTwilioAt(String twilioApi) {
-    return new TestServer(TestPostgres.freshDatabase(8), IdGenerator.random(), new Admission(8, 1000), twilioApi);
+    return new TestServer(TestPostgres.freshDatabase(8), IdGenerator.random(), new Admission(8, 1000),
+        new dev.convene.server.provider.ProviderFactory(Duration.ofSeconds(5), twilioApi));
   }
 
-  private TestServer(Database database, IdGenerator ids, Admission admission, String twilioApi) {
+  /** Serves with providers built by {@code providers} (e.g. Twilio pointed at a local fake). */
+  public TestServer(Database database, IdGenerator ids, Admission admission,
+      dev.convene.server.provider.ProviderFactory providers) {
     this.database = database;
     this.admission = admission;
     Tenants tenants = new Tenants(database.jdbi(), clock, ids);
@@ -76,7 +79,7 @@ public final class TestServer implements AutoCloseable {
     // The clock only moves when a test moves it, so the API key cache is off (AuthenticationTest
     // tests it on its own).
     platform = Main.platform(database, clock, ids, ConveneConfig.fromEnv(Map.of("CONVENE_MASTER_KEY", MASTER_KEY)));
-    features = Main.features(platform, new dev.convene.server.provider.ProviderFactory(Duration.ofSeconds(5), twilioApi));
+    features = Main.features(platform, providers);
     server = new ConveneServer(InProcessServerBuilder.forName(name), admission,
         new AuthInterceptor(database.jdbi(), clock, Duration.ZERO), Main.validation(), Main.services(features));
     try {
