@@ -21,6 +21,7 @@ import dev.convene.server.platform.UnitOfWork;
 import dev.convene.server.session.SessionFeature;
 import dev.convene.server.credential.CredentialFeature;
 import dev.convene.server.provider.ProviderFactory;
+import dev.convene.server.invitation.InvitationFeature;
 import dev.convene.server.presence.PresenceFeature;
 import dev.convene.server.provider.ProviderFeature;
 import dev.convene.server.token.TokenFeature;
@@ -91,17 +92,24 @@ public final class Main implements Runnable {
   }
 
   /** Every feature of the server: the one place a new feature is wired in. */
-  public static List<Feature> features(Platform platform, ProviderFactory providerFactory) {
-    return features(platform, providerFactory, PresenceFeature.Settings.defaults());
+  /** What the features are configured with beyond the platform (see ConveneConfig). */
+  public record FeatureSettings(PresenceFeature.Settings presence, String inviteBaseUrl) {
+    public static FeatureSettings defaults() {
+      return new FeatureSettings(PresenceFeature.Settings.defaults(), ConveneConfig.DEFAULT_INVITE_BASE_URL);
+    }
   }
 
-  public static List<Feature> features(Platform platform, ProviderFactory providerFactory,
-      PresenceFeature.Settings presence) {
+  public static List<Feature> features(Platform platform, ProviderFactory providerFactory) {
+    return features(platform, providerFactory, FeatureSettings.defaults());
+  }
+
+  public static List<Feature> features(Platform platform, ProviderFactory providerFactory, FeatureSettings settings) {
     CredentialFeature credentials = new CredentialFeature(platform);
     ProviderFeature providers = new ProviderFeature(platform, providerFactory);
-    return List.of(new SessionFeature(platform), credentials, providers,
-        new TokenFeature(platform, providers, credentials.issuer()), new CallFeature(platform, providers),
-        new PresenceFeature(platform, providers, presence));
+    TokenFeature tokens = new TokenFeature(platform, providers, credentials.issuer());
+    return List.of(new SessionFeature(platform), credentials, providers, tokens, new CallFeature(platform, providers),
+        new PresenceFeature(platform, providers, settings.presence()),
+        new InvitationFeature(platform, tokens, settings.inviteBaseUrl()));
   }
 
   public static List<BindableService> services(List<Feature> features) {
@@ -220,7 +228,8 @@ public final class Main implements Runnable {
       }
       Platform platform = platform(db.database, clock, ids, config);
       List<Feature> features = features(platform, new ProviderFactory(config.providerTimeout(), null),
-          new PresenceFeature.Settings(config.reconcileInterval(), config.providerEventRetention()));
+          new FeatureSettings(new PresenceFeature.Settings(config.reconcileInterval(), config.providerEventRetention()),
+              config.inviteBaseUrl()));
       Admission admission = new Admission(config.poolSize(), config.requestQueue());
       ValidationInterceptor validation = validation();
       warmUp(validation, db.database.dataSource());

@@ -47,6 +47,8 @@ import java.util.Optional;
  *                             Convene's presence and repaired (default PT60S)
  * @param providerEventRetention CONVENE_PROVIDER_EVENT_RETENTION: how long raw provider callbacks are kept
  *                             (default P7D; at least PT2H, so a replayed callback is always recognised)
+ * @param inviteBaseUrl        CONVENE_INVITE_BASE_URL: the join page invitation links open (their fragment carries the
+ *                             session and the code); default {@value #DEFAULT_INVITE_BASE_URL}
  */
 public record ConveneConfig(
     int grpcPort,
@@ -70,7 +72,10 @@ public record ConveneConfig(
     Duration providerTimeout,
     boolean trustForwardedFor,
     Duration reconcileInterval,
-    Duration providerEventRetention) {
+    Duration providerEventRetention,
+    String inviteBaseUrl) {
+  public static final String DEFAULT_INVITE_BASE_URL = "http://localhost:8080/join/";
+
 
   /** True when the deployment declared itself production (CONVENE_ENVIRONMENT=production). */
   public boolean production() {
@@ -102,7 +107,8 @@ public record ConveneConfig(
         r.oneOf("CONVENE_TRUST_FORWARDED_FOR", "false", "false", "true").equals("true"),
         r.duration("CONVENE_RECONCILE_INTERVAL", Duration.ofSeconds(60)),
         atLeast("CONVENE_PROVIDER_EVENT_RETENTION", r.duration("CONVENE_PROVIDER_EVENT_RETENTION", Duration.ofDays(7)),
-            Duration.ofHours(2)));
+            Duration.ofHours(2)),
+        httpUrl("CONVENE_INVITE_BASE_URL", r.string("CONVENE_INVITE_BASE_URL", DEFAULT_INVITE_BASE_URL)));
   }
 
   @Override
@@ -111,6 +117,13 @@ public record ConveneConfig(
     return "ConveneConfig[environment=" + environment + ", grpcPort=" + grpcPort
         + ", database=" + (databaseUrl.isPresent() ? "external" : "embedded")
         + ", poolSize=" + poolSize + ", embeddedDataDir=" + embeddedDataDir + ", jobInterval=" + jobInterval + "]";
+  }
+
+  private static String httpUrl(String name, String value) {
+    if (!value.matches("^https?://[^/@#?\\s]+(/[^#\\s]*)?$")) {
+      throw new IllegalArgumentException(name + " must be an http:// or https:// URL without a fragment");
+    }
+    return value;
   }
 
   private static Duration atLeast(String name, Duration value, Duration min) {

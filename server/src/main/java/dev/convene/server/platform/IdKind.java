@@ -12,6 +12,7 @@ public enum IdKind {
   SIGNING_KEY("sig"),
   CREDENTIAL("crd"),
   ACCESS_CODE("acc"),
+  INVITATION("inv"),
   JOIN_TOKEN("tok");
 
   private final String prefix;

@@ -57,6 +57,19 @@ public final class Rosters {
         .bind("tenantId", tx.tenantId()).bind("id", s.id()).execute();
   }
 
+  /**
+   * Puts {@code spec} on the roster of the locked, open session {@code s}, as AddParticipant does
+   * (ROSTER_FULL, PARTICIPANT_ALREADY_EXISTS; a PARTICIPANT_ADDED event).
+   */
+  public static ParticipantRow add(Tx tx, SessionRow s, dev.convene.v1.ParticipantSpec spec) {
+    return SessionService.addOne(new SessionChanges(tx), s, spec);
+  }
+
+  /** The roster entry of {@code userId}, if it is on the roster of {@code s}. */
+  public static java.util.Optional<ParticipantRow> find(Tx tx, SessionRow s, String userId) {
+    return SessionStore.findParticipant(tx.handle(), tx.tenantId(), s.id(), userId);
+  }
+
   /** Appends an event to the session's log (the caller holds the session's lock). */
   public static void event(Tx tx, SessionRow s, SessionEventType type, Map<String, ?> payload) {
     new SessionChanges(tx).event(s, type, payload);

@@ -147,6 +147,18 @@ public final class SessionService extends SessionServiceGrpc.SessionServiceImplB
         && sql.getServerErrorMessage() != null && constraint.equals(sql.getServerErrorMessage().getConstraint());
   }
 
+  /**
+   * Adds one participant to the locked, open session's roster: RESOURCE_EXHAUSTED (ROSTER_FULL) or
+   * ALREADY_EXISTS (PARTICIPANT_ALREADY_EXISTS) when it cannot.
+   */
+  static ParticipantRow addOne(SessionChanges changes, SessionRow s, ParticipantSpec spec) {
+    if (SessionStore.rosterSize(changes.tx().handle(), s.tenantId(), s.id()) >= MAX_ROSTER) {
+      throw ConveneException.resourceExhausted(ErrorReason.ROSTER_FULL,
+          "session " + s.id() + " already has " + MAX_ROSTER + " roster entries");
+    }
+    return addToRoster(changes, s, List.of(spec)).get(0);
+  }
+
   /** Adds {@code specs} to the roster in one statement; ALREADY_EXISTS if one is on it already. */
   private static List<ParticipantRow> addToRoster(SessionChanges changes, SessionRow s, List<ParticipantSpec> specs) {
     List<ParticipantRow> added = SessionStore.insertParticipants(changes.tx().handle(), s.tenantId(), s.id(), specs,
@@ -224,11 +236,7 @@ public final class SessionService extends SessionServiceGrpc.SessionServiceImplB
     ParticipantRow row = inTransaction(changes -> {
       SessionRow s = changes.lock(req.getSessionId());
       SessionChanges.requireOpen(s);
-      if (SessionStore.rosterSize(changes.tx().handle(), s.tenantId(), s.id()) >= MAX_ROSTER) {
-        throw ConveneException.resourceExhausted(ErrorReason.ROSTER_FULL,
-            "session " + s.id() + " already has " + MAX_ROSTER + " roster entries");
-      }
-      return addToRoster(changes, s, List.of(req.getParticipant())).get(0);
+      return addOne(changes, s, req.getParticipant());
     });
     reply(observer, AddParticipantResponse.newBuilder().setParticipant(SessionMapper.toProto(row)).build());
   }

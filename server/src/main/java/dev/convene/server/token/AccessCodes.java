@@ -100,6 +100,18 @@ final class AccessCodes {
     return current;
   }
 
+  /** The tenant's code {@code id}. */
+  Row get(Handle h, String tenantId, String id) {
+    return h.createQuery("SELECT " + COLUMNS + " FROM access_codes WHERE tenant_id = :tenantId AND id = :id")
+        .bind("tenantId", tenantId).bind("id", id).map((rs, ctx) -> row(rs)).one();
+  }
+
+  /** The tenant's codes {@code ids} (those that exist). */
+  List<Row> getAll(Handle h, String tenantId, List<String> ids) {
+    return h.createQuery("SELECT " + COLUMNS + " FROM access_codes WHERE tenant_id = :tenantId AND id = ANY(CAST(:ids AS text[]))")
+        .bind("tenantId", tenantId).bind("ids", ids.toArray(String[]::new)).map((rs, ctx) -> row(rs)).list();
+  }
+
   /** Gives back a use taken by {@link #claimUse} when no join token came of it. */
   void returnUse(Handle h, Row r) {
     h.createUpdate("UPDATE access_codes SET use_count = greatest(use_count - 1, 0) WHERE tenant_id = :tenantId AND id = :id")

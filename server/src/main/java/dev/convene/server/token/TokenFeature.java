@@ -13,14 +13,21 @@ import java.util.List;
 public final class TokenFeature implements Feature {
   private final TokenService service;
   private final EndRoomJob endRoom;
+  private final GuestCodes guestCodes;
 
   public TokenFeature(Platform platform, ProviderFeature providers, CredentialIssuer credentials) {
     JoinTokens joinTokens = new JoinTokens(platform, providers.configs(), providers.factory());
     AccessCodes codes = new AccessCodes(platform,
         ServerSecrets.shared(platform.jdbi(), platform.clock(), platform.secrets(), "access_code_key"));
-    this.service = new TokenService(platform, joinTokens, codes, new Throttle(platform.jdbi(), platform.clock()),
+    this.guestCodes = new GuestCodes(platform, codes, new Throttle(platform.jdbi(), platform.clock()), joinTokens,
         credentials);
+    this.service = new TokenService(platform, joinTokens, codes, guestCodes);
     this.endRoom = new EndRoomJob(platform, providers.tenantProviders());
+  }
+
+  /** How codes let guests in: for features that hand codes out (invitations). */
+  public GuestCodes guestCodes() {
+    return guestCodes;
   }
 
   @Override

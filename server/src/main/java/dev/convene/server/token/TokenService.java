@@ -36,16 +36,13 @@ final class TokenService extends TokenServiceGrpc.TokenServiceImplBase {
   private final Platform platform;
   private final JoinTokens joinTokens;
   private final AccessCodes codes;
-  private final Throttle throttle;
-  private final CredentialIssuer credentials;
+  private final GuestCodes guestCodes;
 
-  TokenService(Platform platform, JoinTokens joinTokens, AccessCodes codes, Throttle throttle,
-      CredentialIssuer credentials) {
+  TokenService(Platform platform, JoinTokens joinTokens, AccessCodes codes, GuestCodes guestCodes) {
     this.platform = platform;
     this.joinTokens = joinTokens;
     this.codes = codes;
-    this.throttle = throttle;
-    this.credentials = credentials;
+    this.guestCodes = guestCodes;
   }
 
   @Override
@@ -89,54 +86,14 @@ final class TokenService extends TokenServiceGrpc.TokenServiceImplBase {
 
   @Override
   public void redeemAccessCode(RedeemAccessCodeRequest req, StreamObserver<RedeemAccessCodeResponse> out) {
-    List<Throttle.Key> keys = Throttle.keys(ClientAddress.current(), req.getSessionId());
-    throttle.check(keys);
-    Instant now = platform.clock().instant();
-    AccessCodes.Row code;
-    try {
-      code = platform.jdbi().inTransaction(h -> {
-        AccessCodes.Row found = codes.find(h, req.getSessionId(), req.getCode())
-            .orElseThrow(() -> ConveneException.notFound(ErrorReason.ACCESS_CODE_NOT_FOUND,
-                "no access code matches for this session"));
-        return codes.claimUse(h, found, now);
-      });
-    } catch (ConveneException e) {
-      throttle.failed(keys);
-      throw e;
-    }
-    Principal guest = Principal.guest(code.tenantId(), "access_code:" + code.id(), code.userId(), code.sessionId());
-    JoinToken token = null;
-    try {
-      token = joinTokens.issue(guest, code.tenantId(), code.sessionId(), code.userId());
-    } catch (RuntimeException e) {
-      if (!(e instanceof ConveneException ce && ce.reason() == ErrorReason.AWAITING_ADMISSION)) {
-        // No join token, no use: give it back.
-        platform.jdbi().useHandle(h -> codes.returnUse(h, code));
-        throw e;
-      }
-      // A lobby: the guest gets its credential now and its token once a host admits it.
-    }
-    platform.uow().write(code.tenantId(), guest.actor(), tx -> {
-      Rosters.event(tx, Rosters.lock(tx, code.sessionId()), SessionEventType.SESSION_EVENT_TYPE_ACCESS_CODE_REDEEMED,
-          Map.of("access_code_id", code.id(), "user_id", code.userId(), "use_count", code.useCount() + 1));
-      return null;
-    });
-    Instant expire = token != null ? ProtoTime.instant(token.getExpireTime())
-        : JoinTokens.expireTime(platform.clock().instant(), scheduledEnd(code.tenantId(), code.sessionId()));
-    Credential credential = credentials.guest(code.tenantId(), code.sessionId(), code.userId(), expire);
-    RedeemAccessCodeResponse.Builder b = RedeemAccessCodeResponse.newBuilder().setGuestCredential(credential);
-    if (token != null) {
-      b.setJoinToken(token);
+    GuestCodes.Redeemed r = guestCodes.redeem(req.getSessionId(), req.getCode());
+    RedeemAccessCodeResponse.Builder b = RedeemAccessCodeResponse.newBuilder().setGuestCredential(r.credential());
+    if (r.token() != null) {
+      b.setJoinToken(r.token());
     } else {
       b.setAwaitingAdmission(true);
     }
     reply(out, b.build());
-  }
-
-  private Instant scheduledEnd(String tenantId, String sessionId) {
-    return platform.jdbi().withHandle(h -> h.createQuery(
-            "SELECT scheduled_end_time FROM sessions WHERE tenant_id = :tenantId AND id = :id")
-        .bind("tenantId", tenantId).bind("id", sessionId).mapTo(Instant.class).one());
   }
 
   private void requireSession(String tenantId, String sessionId) {

@@ -1,0 +1,246 @@
+package dev.convene.server.invitation;
+
+import static dev.convene.server.grpc.Unary.reply;
+
+import dev.convene.server.auth.Principal;
+import dev.convene.server.grpc.ConveneException;
+import dev.convene.server.grpc.ProtoTime;
+import dev.convene.server.platform.PageTokens;
+import dev.convene.server.platform.Pages;
+import dev.convene.server.platform.Platform;
+import dev.convene.server.platform.RequestFingerprint;
+import dev.convene.server.platform.Tx;
+import dev.convene.server.session.Rosters;
+import dev.convene.server.session.SessionRow;
+import dev.convene.server.token.GuestCodes;
+import dev.convene.v1.*;
+import io.grpc.stub.StreamObserver;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * InvitationService: invitations into sessions whose links carry a guest code ({@link GuestCodes}),
+ * so accepting is redeeming. Every change locks the session first, then the invitation.
+ */
+final class InvitationService extends InvitationServiceGrpc.InvitationServiceImplBase {
+  private final Platform platform;
+  private final Invitations store;
+  private final GuestCodes codes;
+  private final String baseUrl;
+
+  InvitationService(Platform platform, Invitations store, GuestCodes codes, String baseUrl) {
+    this.platform = platform;
+    this.store = store;
+    this.codes = codes;
+    this.baseUrl = baseUrl;
+  }
+
+  /** A repeated create: found by its request id after the insert gave way. */
+  private static final class RequestIdTaken extends RuntimeException {
+    RequestIdTaken() {
+      super(null, null, false, false);
+    }
+  }
+
+  @Override
+  public void createInvitation(CreateInvitationRequest req, StreamObserver<CreateInvitationResponse> out) {
+    Principal caller = Principal.current();
+    byte[] fingerprint = RequestFingerprint.of(req.toBuilder().clearRequestId().build());
+    String phone = req.getChannel() == InvitationChannel.INVITATION_CHANNEL_SMS
+        ? Phones.normalise(req.getPhone(), req.getPhoneRegion()) : null;
+    if (!req.getRequestId().isEmpty()) {
+      Optional<CreateInvitationResponse> earlier = repeated(caller.tenantId(), req.getRequestId(), fingerprint);
+      if (earlier.isPresent()) {
+        reply(out, earlier.get());
+        return;
+      }
+    }
+    CreateInvitationResponse created;
+    try {
+      created = platform.uow().write(tx -> create(tx, req, phone, fingerprint));
+    } catch (RequestIdTaken e) {
+      created = repeated(caller.tenantId(), req.getRequestId(), fingerprint).orElseThrow();
+    }
+    reply(out, created);
+  }
+
+  private CreateInvitationResponse create(Tx tx, CreateInvitationRequest req, String phone, byte[] fingerprint) {
+    SessionRow s = Rosters.lock(tx, req.getSessionId());
+    Rosters.requireOpen(s);
+    boolean onRoster = Rosters.find(tx, s, req.getUserId()).isPresent();
+    boolean guest = req.getGuestRole() != ParticipantRole.PARTICIPANT_ROLE_UNSPECIFIED;
+    if (guest && onRoster) {
+      throw ConveneException.alreadyExists(ErrorReason.PARTICIPANT_ALREADY_EXISTS,
+          "user " + req.getUserId() + " is on the roster of session " + s.id() + " already: invite them without guest_role");
+    }
+    if (!guest && !onRoster) {
+      throw ConveneException.notFound(ErrorReason.PARTICIPANT_NOT_FOUND, "user " + req.getUserId()
+          + " is not on the roster of session " + s.id() + ": give guest_role to invite a new guest");
+    }
+    Instant expire = req.hasExpireTime() ? ProtoTime.instant(req.getExpireTime()) : s.scheduledEndTime();
+    if (!expire.isAfter(tx.now()) || expire.isAfter(s.scheduledEndTime().plus(Invitations.MAX_AFTER_END))) {
+      throw ConveneException.invalidArgument(ErrorReason.INVALID_ARGUMENT, "expire_time",
+          "expire_time must be in the future and at most 30 days after the session's scheduled end");
+    }
+    Map.Entry<AccessCode, String> code = codes.create(tx, s, req.getUserId(), req.getMaxUses(), expire);
+    Invitations.Row row = store.insert(tx, req, phone, code, fingerprint);
+    if (row == null) {
+      throw new RequestIdTaken();
+    }
+    Rosters.event(tx, s, SessionEventType.SESSION_EVENT_TYPE_INVITATION_CREATED, Map.of("invitation_id", row.id(),
+        "user_id", row.userId(), "channel", row.channel()));
+    return CreateInvitationResponse.newBuilder().setInvitation(Invitations.toProto(row, code.getKey(), tx.now()))
+        .setCode(code.getValue()).setLink(link(s.id(), code.getValue())).build();
+  }
+
+  /** The first create with this request id, without its code: INVALID_ARGUMENT (REQUEST_ID_REUSED) for another request. */
+  private Optional<CreateInvitationResponse> repeated(String tenantId, String requestId, byte[] fingerprint) {
+    return platform.jdbi().withHandle(h -> store.byRequestId(h, tenantId, requestId).map(row -> {
+      if (!RequestFingerprint.matches(row.fingerprint(), fingerprint)) {
+        throw ConveneException.invalidArgument(ErrorReason.REQUEST_ID_REUSED, "request_id",
+            "request_id " + requestId + " was used for a different invitation");
+      }
+      return CreateInvitationResponse.newBuilder().setInvitation(Invitations.toProto(row,
+          codes.read(h, tenantId, row.accessCodeId()), platform.clock().instant())).build();
+    }));
+  }
+
+  /** The join page's link: the session and the code ride in the fragment, which no server logs. */
+  String link(String sessionId, String code) {
+    return baseUrl + "#session=" + sessionId + "&code=" + code;
+  }
+
+  @Override
+  public void getInvitation(GetInvitationRequest req, StreamObserver<GetInvitationResponse> out) {
+    String tenantId = Principal.current().tenantId();
+    Invitation inv = platform.jdbi().withHandle(h -> {
+      Invitations.Row row = store.get(h, tenantId, req.getInvitationId()).orElseThrow(() -> notFound(req.getInvitationId()));
+      return Invitations.toProto(row, codes.read(h, tenantId, row.accessCodeId()), platform.clock().instant());
+    });
+    reply(out, GetInvitationResponse.newBuilder().setInvitation(inv).build());
+  }
+
+  @Override
+  public void listInvitations(ListInvitationsRequest req, StreamObserver<ListInvitationsResponse> out) {
+    String tenantId = Principal.current().tenantId();
+    int size = PageTokens.pageSize(req.getPageSize(), 50, 200);
+    List<String> after = req.getPageToken().isEmpty() ? null
+        : platform.pageTokens().decode(req.getPageToken(), tenantId, "invitations", req, 2);
+    Instant now = platform.clock().instant();
+    List<Invitation> page = platform.jdbi().withHandle(h -> {
+      if (!store.sessionExists(h, tenantId, req.getSessionId())) {
+        throw ConveneException.notFound(ErrorReason.SESSION_NOT_FOUND, "session " + req.getSessionId() + " not found");
+      }
+      List<Invitations.Row> rows = store.list(h, tenantId, req.getSessionId(), req.getStatus(), now,
+          after == null ? null : Instant.parse(after.get(0)), after == null ? null : after.get(1), size + 1);
+      Map<String, AccessCode> byId = codes.readAll(h, tenantId, rows.stream().map(Invitations.Row::accessCodeId).toList());
+      return rows.stream().map(r -> Invitations.toProto(r, byId.get(r.accessCodeId()), now)).toList();
+    });
+    int n = Pages.fit(page, Math.min(size, page.size()));
+    ListInvitationsResponse.Builder b = ListInvitationsResponse.newBuilder().addAllInvitations(page.subList(0, n));
+    if (page.size() > n) {
+      Invitation last = page.get(n - 1);
+      b.setNextPageToken(platform.pageTokens().encode(tenantId, "invitations", req,
+          ProtoTime.instant(last.getCreateTime()).toString(), last.getId()));
+    }
+    reply(out, b.build());
+  }
+
+  @Override
+  public void revokeInvitation(RevokeInvitationRequest req, StreamObserver<RevokeInvitationResponse> out) {
+    Invitation inv = platform.uow().write(tx -> {
+      String sessionId = store.get(tx.handle(), tx.tenantId(), req.getInvitationId())
+          .orElseThrow(() -> notFound(req.getInvitationId())).sessionId();
+      SessionRow s = Rosters.lock(tx, sessionId);
+      Invitations.Row row = store.lock(tx, req.getInvitationId());
+      AccessCode code;
+      if (row.status().equals("PENDING")) {
+        code = codes.revoke(tx, s, row.accessCodeId());
+        row = store.answer(tx, row, "REVOKED");
+        Rosters.event(tx, s, SessionEventType.SESSION_EVENT_TYPE_INVITATION_REVOKED, Map.of("invitation_id", row.id()));
+      } else {
+        code = codes.read(tx.handle(), tx.tenantId(), row.accessCodeId());
+      }
+      return Invitations.toProto(row, code, tx.now());
+    });
+    reply(out, RevokeInvitationResponse.newBuilder().setInvitation(inv).build());
+  }
+
+  @Override
+  public void acceptInvitation(AcceptInvitationRequest req, StreamObserver<AcceptInvitationResponse> out) {
+    // Only an invitation's code: a plain access code is redeemed with RedeemAccessCode.
+    GuestCodes.Code code = codes.check(req.getSessionId(), req.getCode());
+    boolean invitation = platform.jdbi().withHandle(h -> store.byCode(h, code.tenantId(), code.id()).isPresent());
+    if (!invitation) {
+      throw ConveneException.notFound(ErrorReason.ACCESS_CODE_NOT_FOUND, "no invitation matches for this session");
+    }
+    GuestCodes.Redeemed r = codes.redeem(req.getSessionId(), req.getCode());
+    AcceptInvitationResponse.Builder b = AcceptInvitationResponse.newBuilder().setGuestCredential(r.credential());
+    if (r.token() != null) {
+      b.setJoinToken(r.token());
+    } else {
+      b.setAwaitingAdmission(true);
+    }
+    reply(out, b.build());
+  }
+
+  /**
+   * The hook every redemption runs (AcceptInvitation, and RedeemAccessCode of an invitation's
+   * code): a new guest goes on the roster, and a pending invitation becomes ACCEPTED.
+   */
+  void accepted(Tx tx, GuestCodes.Code code) {
+    Optional<Invitations.Row> found = store.byCode(tx.handle(), tx.tenantId(), code.id());
+    if (found.isEmpty()) {
+      return;
+    }
+    SessionRow s = Rosters.lock(tx, found.get().sessionId());
+    Invitations.Row row = store.lock(tx, found.get().id());
+    if (row.status().equals("DECLINED") || row.status().equals("REVOKED")) {
+      throw ConveneException.failedPrecondition(ErrorReason.ACCESS_CODE_REVOKED, "the invitation was "
+          + row.status().toLowerCase(java.util.Locale.ROOT), Map.of());
+    }
+    if (row.guestRole() != null && Rosters.find(tx, s, row.userId()).isEmpty()) {
+      Rosters.add(tx, s, ParticipantSpec.newBuilder().setUserId(row.userId())
+          .setDisplayName(row.guestDisplayName() == null ? "" : row.guestDisplayName())
+          .setRole(ParticipantRole.valueOf("PARTICIPANT_ROLE_" + row.guestRole())).build());
+    }
+    if (row.status().equals("PENDING")) {
+      store.answer(tx, row, "ACCEPTED");
+      Rosters.event(tx, s, SessionEventType.SESSION_EVENT_TYPE_INVITATION_ACCEPTED,
+          Map.of("invitation_id", row.id(), "user_id", row.userId()));
+    }
+  }
+
+  @Override
+  public void declineInvitation(DeclineInvitationRequest req, StreamObserver<DeclineInvitationResponse> out) {
+    GuestCodes.Code code = codes.check(req.getSessionId(), req.getCode());
+    platform.uow().write(code.tenantId(), "guest:" + code.userId(), tx -> {
+      SessionRow s = Rosters.lock(tx, code.sessionId());
+      Invitations.Row row = store.byCode(tx.handle(), tx.tenantId(), code.id())
+          .map(found -> store.lock(tx, found.id()))
+          .orElseThrow(() -> ConveneException.notFound(ErrorReason.ACCESS_CODE_NOT_FOUND,
+              "no invitation matches for this session"));
+      switch (row.status()) {
+        case "ACCEPTED" -> throw ConveneException.failedPrecondition(ErrorReason.INVITATION_ANSWERED,
+            "the invitation was accepted already", Map.of());
+        case "REVOKED" -> throw ConveneException.failedPrecondition(ErrorReason.ACCESS_CODE_REVOKED,
+            "the invitation was revoked", Map.of());
+        case "PENDING" -> {
+          codes.revoke(tx, s, row.accessCodeId());
+          store.answer(tx, row, "DECLINED");
+          Rosters.event(tx, s, SessionEventType.SESSION_EVENT_TYPE_INVITATION_DECLINED,
+              Map.of("invitation_id", row.id(), "user_id", row.userId()));
+        }
+        default -> { } // declined already
+      }
+      return null;
+    });
+    reply(out, DeclineInvitationResponse.getDefaultInstance());
+  }
+
+  private static ConveneException notFound(String id) {
+    return ConveneException.notFound(ErrorReason.INVITATION_NOT_FOUND, "invitation " + id + " not found");
+  }
+}

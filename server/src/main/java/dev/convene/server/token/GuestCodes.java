@@ -1,0 +1,157 @@
+package dev.convene.server.token;
+
+import dev.convene.server.auth.ClientAddress;
+import dev.convene.server.auth.Principal;
+import dev.convene.server.credential.CredentialIssuer;
+import dev.convene.server.grpc.ConveneException;
+import dev.convene.server.grpc.ProtoTime;
+import dev.convene.server.platform.Platform;
+import dev.convene.server.platform.Tx;
+import dev.convene.server.session.Rosters;
+import dev.convene.server.session.SessionRow;
+import dev.convene.v1.AccessCode;
+import dev.convene.v1.Credential;
+import dev.convene.v1.ErrorReason;
+import dev.convene.v1.JoinToken;
+import dev.convene.v1.SessionEventType;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.jdbi.v3.core.Handle;
+
+/**
+ * The one mechanism by which a code lets a guest in, whatever handed the code out (an access code
+ * the tenant made, an invitation's link): codes are created, checked (throttled per client address
+ * and session), redeemed for a guest credential and a join token, and revoked here. Other features
+ * act on a redemption through {@link #beforeToken} hooks, inside the redemption.
+ */
+public final class GuestCodes {
+  /** A code that matched, without its secret. */
+  public record Code(String tenantId, String id, String sessionId, String userId) {}
+
+  /** What a redemption answers: the guest credential, and the join token unless the guest waits in the lobby. */
+  public record Redeemed(Credential credential, JoinToken token) {}
+
+  /** Runs in the redeeming tenant's transaction after a use was taken and before the join token is issued. */
+  public interface BeforeToken {
+    void apply(Tx tx, Code code);
+  }
+
+  private final Platform platform;
+  private final AccessCodes codes;
+  private final Throttle throttle;
+  private final JoinTokens joinTokens;
+  private final CredentialIssuer credentials;
+  private final List<BeforeToken> hooks = new CopyOnWriteArrayList<>();
+
+  GuestCodes(Platform platform, AccessCodes codes, Throttle throttle, JoinTokens joinTokens,
+      CredentialIssuer credentials) {
+    this.platform = platform;
+    this.codes = codes;
+    this.throttle = throttle;
+    this.joinTokens = joinTokens;
+    this.credentials = credentials;
+  }
+
+  /** Adds a hook every redemption runs (registered once, when the features are wired). */
+  public void beforeToken(BeforeToken hook) {
+    hooks.add(hook);
+  }
+
+  /** A new code for {@code userId} in the locked, open session {@code s}: its record and the code (shown once). */
+  public Map.Entry<AccessCode, String> create(Tx tx, SessionRow s, String userId, int maxUses, Instant expire) {
+    Map.Entry<AccessCodes.Row, String> made = codes.create(tx, s, userId, maxUses, expire);
+    return Map.entry(AccessCodes.toProto(made.getKey()), made.getValue());
+  }
+
+  /** The code's record as it is now. */
+  public AccessCode read(Handle h, String tenantId, String codeId) {
+    return AccessCodes.toProto(codes.get(h, tenantId, codeId));
+  }
+
+  /** The tenant's codes {@code ids}, by id. */
+  public Map<String, AccessCode> readAll(Handle h, String tenantId, List<String> ids) {
+    Map<String, AccessCode> found = new java.util.HashMap<>();
+    codes.getAll(h, tenantId, ids).forEach(r -> found.put(r.id(), AccessCodes.toProto(r)));
+    return found;
+  }
+
+  /** Revokes the code of the locked session {@code s} (idempotent). */
+  public AccessCode revoke(Tx tx, SessionRow s, String codeId) {
+    return AccessCodes.toProto(codes.revoke(tx, s, codeId));
+  }
+
+  /**
+   * The code of {@code sessionId} that {@code typed} matches, taking no use: NOT_FOUND
+   * (ACCESS_CODE_NOT_FOUND) otherwise, which counts against the throttle.
+   */
+  public Code check(String sessionId, String typed) {
+    List<Throttle.Key> keys = Throttle.keys(ClientAddress.current(), sessionId);
+    throttle.check(keys);
+    try {
+      AccessCodes.Row r = platform.jdbi().withHandle(h -> codes.find(h, sessionId, typed)).orElseThrow(GuestCodes::notFound);
+      return new Code(r.tenantId(), r.id(), r.sessionId(), r.userId());
+    } catch (ConveneException e) {
+      throttle.failed(keys);
+      throw e;
+    }
+  }
+
+  /**
+   * Redeems a code: takes one use (FAILED_PRECONDITION ACCESS_CODE_REVOKED, _EXPIRED, _USED_UP when
+   * none is left; those and a code that matches nothing count against the throttle), runs the
+   * hooks, issues the join token (a lobby defers it) and the guest credential. A redemption that
+   * yields no token and no lobby wait gives its use back.
+   */
+  public Redeemed redeem(String sessionId, String typed) {
+    List<Throttle.Key> keys = Throttle.keys(ClientAddress.current(), sessionId);
+    throttle.check(keys);
+    Instant now = platform.clock().instant();
+    AccessCodes.Row code;
+    try {
+      code = platform.jdbi().inTransaction(h -> codes.claimUse(h,
+          codes.find(h, sessionId, typed).orElseThrow(GuestCodes::notFound), now));
+    } catch (ConveneException e) {
+      throttle.failed(keys);
+      throw e;
+    }
+    Code matched = new Code(code.tenantId(), code.id(), code.sessionId(), code.userId());
+    Principal guest = Principal.guest(code.tenantId(), "access_code:" + code.id(), code.userId(), code.sessionId());
+    JoinToken token = null;
+    try {
+      if (!hooks.isEmpty()) {
+        platform.uow().write(code.tenantId(), guest.actor(), tx -> {
+          hooks.forEach(hook -> hook.apply(tx, matched));
+          return null;
+        });
+      }
+      token = joinTokens.issue(guest, code.tenantId(), code.sessionId(), code.userId());
+    } catch (RuntimeException e) {
+      if (!(e instanceof ConveneException ce && ce.reason() == ErrorReason.AWAITING_ADMISSION)) {
+        // No join token, no use: give it back.
+        platform.jdbi().useHandle(h -> codes.returnUse(h, code));
+        throw e;
+      }
+      // A lobby: the guest gets its credential now and its token once a host admits it.
+    }
+    platform.uow().write(code.tenantId(), guest.actor(), tx -> {
+      Rosters.event(tx, Rosters.lock(tx, code.sessionId()), SessionEventType.SESSION_EVENT_TYPE_ACCESS_CODE_REDEEMED,
+          Map.of("access_code_id", code.id(), "user_id", code.userId(), "use_count", code.useCount() + 1));
+      return null;
+    });
+    Instant expire = token != null ? ProtoTime.instant(token.getExpireTime())
+        : JoinTokens.expireTime(platform.clock().instant(), scheduledEnd(code.tenantId(), code.sessionId()));
+    return new Redeemed(credentials.guest(code.tenantId(), code.sessionId(), code.userId(), expire), token);
+  }
+
+  private Instant scheduledEnd(String tenantId, String sessionId) {
+    return platform.jdbi().withHandle(h -> h.createQuery(
+            "SELECT scheduled_end_time FROM sessions WHERE tenant_id = :tenantId AND id = :id")
+        .bind("tenantId", tenantId).bind("id", sessionId).mapTo(Instant.class).one());
+  }
+
+  private static ConveneException notFound() {
+    return ConveneException.notFound(ErrorReason.ACCESS_CODE_NOT_FOUND, "no access code matches for this session");
+  }
+}
