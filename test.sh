@@ -7,7 +7,8 @@
 #  4. LiveKit end to end: a real livekit-server and real participants (Python SDK) in a private network
 #     namespace, on Convene's tokens (server/src/test/livekit-e2e; needs root for unshare -n);
 #  5. the call end to end: two replicas behind Envoy, livekit-server with webhooks, a Python host and the
-#     join page (client-stubs/web/join) in headless Chromium: lobby, kick and ban (envoy/e2e/call).
+#     join page (client-stubs/web/join) in headless Chromium: lobby, kick and ban (envoy/e2e/call); before
+#     it, the join page's npm test (its Twilio, Jitsi and refusal branches, no provider reachable).
 set -euo pipefail
 cd "$(dirname "$0")"
 

@@ -7,6 +7,9 @@
 #   1. host and patient in the call (screenshot connected.png)     2. presence from LiveKit's webhooks
 #   3. a lobby, admitted by the host (lobby.png)                   4. kick with ban (kicked.png)
 #   5. everyone leaves: the session completes                      6. webhooks dropped: reconciliation
+# Before the namespace, the page's own `npm test` (client-stubs/web/join/test/providers.sh): the Twilio
+# and Jitsi branches up to the unreachable provider and the refusal messages, with faked gRPC-Web answers
+# (screenshots copied here as providers-*.png).
 #
 # LiveKit posts its webhooks to webhook_gate.py, which forwards them unchanged to Envoy's
 # /webhooks/livekit/<tenant> (step 6 tells it to refuse, as a receiver that is down would).
@@ -67,10 +70,21 @@ if [[ "${CALL_E2E_IN_NETNS:-}" != 1 ]]; then
     npm ci --no-audit --no-fund
     npm run build
   ) >"$logs/npm.log" 2>&1 || die "web client or join page build failed (see $logs/npm.log)"
+  # The page's branches that no provider here can answer (Twilio, Jitsi, refusals), with faked
+  # gRPC-Web answers and no network: its own `npm test` (test/providers.sh, a namespace of its own).
+  rm -f "$join"/test/out/*.png
+  if (cd "$join" && bash test/providers.sh) >"$logs/join-providers.log" 2>&1; then
+    pass "join page without a provider (npm test): $(grep -E '^# (pass|fail) ' "$logs/join-providers.log" | tr -d '#' | xargs): Twilio and Jitsi up to the unreachable provider, refusal messages"
+  else
+    fail "join page without a provider (npm test) failed (see $logs/join-providers.log)"
+  fi
+  for shot in "$join"/test/out/*.png; do
+    [[ -f "$shot" ]] && cp "$shot" "$out/providers-$(basename "$shot")"
+  done
   "$envoy_dir/descriptor.sh" "$out/convene-edge.pb" >"$logs/descriptor.log" 2>&1 || die "descriptor.sh failed (see $logs/descriptor.log)"
   lk_bin="$(lk_server_binary "$root" "$logs/livekit-build.log")" || die "no livekit-server binary"
 
-  pass "prerequisites ready in $(($(date +%s) - started)) s: $("$lk_bin" --version 2>/dev/null | head -n 1), envoy $("$venv/bin/envoy" --version | grep -oE '/[0-9]+\.[0-9]+\.[0-9]+/' | tail -n 1 | tr -d /), node $(node --version), join page $(du -k "$join/dist/join.js" | cut -f1) KB"
+  pass "prerequisites ready in $(($(date +%s) - started)) s: $("$lk_bin" --version 2>/dev/null | head -n 1), envoy $("$venv/bin/envoy" --version | grep -oE '/[0-9]+\.[0-9]+\.[0-9]+/' | tail -n 1 | tr -d /), node $(node --version), join page $(du -k "$join/dist/join.js" | cut -f1) KB + LiveKit chunk $(du -k "$join"/dist/livekit-*.js | cut -f1) KB"
 
   exec unshare -n -- env CALL_E2E_IN_NETNS=1 LIVEKIT_SERVER_BIN="$lk_bin" \
     CALL_E2E_PASSED="$passed" CALL_E2E_FAILED="$failed" CALL_E2E_STARTED="$started" "$0" "$@"

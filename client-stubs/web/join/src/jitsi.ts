@@ -1,7 +1,8 @@
 // A Jitsi call through the Jitsi Meet iframe API, loaded from the meeting link's own domain
 // (https://<domain>/external_api.js). Jitsi sends Convene no webhooks, so the page reports
 // presence itself: JoinSession when the conference is joined, LeaveSession when it is left, both
-// with the guest credential. Not tested against a real Jitsi here (none runs in the test network).
+// with the guest credential. Not tested against a real Jitsi here (none runs in the test network):
+// test/providers.test.mjs checks only what the page says when external_api.js cannot be loaded.
 import type { JoinToken, SessionServiceClient } from "@convene/web-client";
 import type { Call, Ui } from "./main.js";
 
@@ -14,13 +15,18 @@ interface JitsiApi {
 }
 type JitsiConstructor = new (domain: string, options: Record<string, unknown>) => JitsiApi;
 
+/** The Jitsi server's iframe API could not be loaded (messages.ts tells the patient so). */
+class ProviderUnreachable extends Error {
+  override name = "ProviderUnreachable";
+}
+
 function loadScript(src: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const script = document.createElement("script");
     script.src = src;
     script.async = true;
     script.onload = () => resolve();
-    script.onerror = () => reject(new Error(`could not load ${src}`));
+    script.onerror = () => reject(new ProviderUnreachable(`could not load ${src}`));
     document.head.append(script);
   });
 }
@@ -33,7 +39,7 @@ export async function joinJitsi(token: JoinToken, ui: Ui, sessions: SessionServi
   await loadScript(`https://${link.host}/external_api.js`);
   const JitsiMeetExternalAPI = (window as unknown as { JitsiMeetExternalAPI?: JitsiConstructor }).JitsiMeetExternalAPI;
   if (!JitsiMeetExternalAPI) {
-    throw new Error("the Jitsi iframe API did not load");
+    throw new ProviderUnreachable("the Jitsi iframe API did not load");
   }
   ui.videos.hidden = true;
   ui.jitsi.hidden = false;

@@ -10,13 +10,12 @@ import {
   type JoinToken,
   ProviderKind,
   SessionService,
+  type SessionServiceClient,
   TokenService,
   conveneErrorDetails,
   createServiceClient,
 } from "@convene/web-client";
-import { joinJitsi } from "./jitsi.js";
-import { joinLiveKit } from "./livekit.js";
-import { messageFor } from "./messages.js";
+import { callFailure, messageFor } from "./messages.js";
 
 export type PageState =
   | "starting" // reading the link
@@ -152,28 +151,55 @@ async function join(sessionId: string, code: string): Promise<void> {
   const sessions = createServiceClient(SessionService, edge, credential);
   let call: Call;
   try {
-    switch (token.provider) {
-      case ProviderKind.LIVEKIT:
-        call = await joinLiveKit(token, ui);
-        break;
-      case ProviderKind.JITSI:
-        call = await joinJitsi(token, ui, sessions);
-        break;
-      default:
-        ui.setState("error", "This call uses a video service this page cannot open yet. Please use the app your clinic gave you.");
-        return;
-    }
+    call = await openCall(token, sessions);
   } catch (error) {
-    const d = conveneErrorDetails(error);
-    ui.setState(
-      "error",
-      d.codeName === "UNKNOWN" || !d.reason
-        ? "We could not connect you to the call. Check your connection and allow the camera and microphone, then reload."
-        : messageFor(d).text,
-    );
+    if (error instanceof Unsupported) {
+      ui.setState("error", "This call uses a video service this page cannot open yet. Please use the app your clinic gave you.");
+      return;
+    }
+    const failure = callFailure(error, conveneErrorDetails(error));
+    document.body.dataset.failure = failure.kind;
+    // For tests and support: the provider's error code or the error's name (never its message,
+    // which could carry a URL with a token).
+    const code = (error as { code?: unknown } | null)?.code;
+    document.body.dataset.failureDetail = typeof code === "number" ? String(code) : error instanceof Error ? error.name : "";
+    ui.setState("error", failure.text);
     return;
   }
   wireControls(call);
+}
+
+class Unsupported extends Error {}
+
+/** Thrown when a provider's adapter (and its SDK) could not be loaded. */
+class SdkLoadError extends Error {
+  override name = "SdkLoadError";
+}
+
+/**
+ * Each provider's adapter and SDK is a chunk of its own, loaded only for a call on that provider:
+ * a LiveKit patient downloads no Twilio code, and the other way round.
+ */
+async function load<T>(module: () => Promise<T>): Promise<T> {
+  try {
+    return await module();
+  } catch (error) {
+    throw new SdkLoadError(String(error));
+  }
+}
+
+async function openCall(token: JoinToken, sessions: SessionServiceClient): Promise<Call> {
+  document.body.dataset.provider = ProviderKind[token.provider] ?? String(token.provider);
+  switch (token.provider) {
+    case ProviderKind.LIVEKIT:
+      return (await load(() => import("./livekit.js"))).joinLiveKit(token, ui);
+    case ProviderKind.TWILIO:
+      return (await load(() => import("./twilio.js"))).joinTwilio(token, ui);
+    case ProviderKind.JITSI:
+      return (await load(() => import("./jitsi.js"))).joinJitsi(token, ui, sessions);
+    default:
+      throw new Unsupported();
+  }
 }
 
 function wireControls(call: Call): void {

@@ -60,3 +60,53 @@ export function messageFor(error: ConveneErrorDetails): Message {
   }
   return { state: "error", text: `Something went wrong (${error.reason || error.codeName}). Please reload the page or contact the clinic.` };
 }
+
+/** Why joining the provider's call failed, after Convene gave a join token. */
+export type CallFailure = "sdk" | "unreachable" | "media-denied" | "no-device" | "device-busy" | "provider-token" | "convene" | "other";
+
+/**
+ * The message for a failure to join the provider's call: the browser SDK would not load, the
+ * provider could not be reached, the camera or microphone could not be used, or (JoinSession,
+ * Jitsi) Convene refused.
+ */
+export function callFailure(error: unknown, convene: ConveneErrorDetails): { kind: CallFailure; text: string } {
+  const name = error instanceof Error ? error.name : "";
+  const code = typeof (error as { code?: unknown } | null)?.code === "number" ? (error as { code: number }).code : 0;
+  if (name === "SdkLoadError") {
+    return { kind: "sdk", text: "We could not load the video call. Check your internet connection, then reload the page." };
+  }
+  if (name === "NotAllowedError" || name === "PermissionDeniedError" || name === "SecurityError") {
+    return {
+      kind: "media-denied",
+      text: "This page may not use your camera and microphone. Allow them for this page, then reload.",
+    };
+  }
+  if (name === "NotFoundError" || name === "OverconstrainedError") {
+    return { kind: "no-device", text: "We could not find a camera or microphone. Connect one, then reload the page." };
+  }
+  if (name === "NotReadableError") {
+    return { kind: "device-busy", text: "Your camera or microphone is busy in another app. Close that app, then reload the page." };
+  }
+  // Twilio: 53000-53002 signaling, 53006 busy, 53500/53501 configuration and TURN; Jitsi: its
+  // external_api.js did not load (jitsi.ts names that error ProviderUnreachable).
+  if (name === "ProviderUnreachable" || (code >= 53000 && code <= 53006) || code === 53500 || code === 53501) {
+    return {
+      kind: "unreachable",
+      text: "We could not connect to the video service. Check your internet connection (some work networks block video calls), then reload the page.",
+    };
+  }
+  // Twilio 20101-20199: the access token was refused.
+  if (code >= 20101 && code <= 20199) {
+    return {
+      kind: "provider-token",
+      text: "The video service did not accept this call's pass. Please reload the page and enter your access code again.",
+    };
+  }
+  if (convene.codeName !== "UNKNOWN" && convene.reason) {
+    return { kind: "convene", text: messageFor(convene).text };
+  }
+  return {
+    kind: "other",
+    text: "We could not connect you to the call. Check your connection and allow the camera and microphone, then reload.",
+  };
+}

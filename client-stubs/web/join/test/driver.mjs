@@ -15,6 +15,7 @@
 //
 // Env: CHROMIUM (default /usr/bin/chromium), USER_DATA_DIR (a fresh profile directory).
 import { chromium } from "playwright-core";
+import { chromiumOptions } from "./chromium.mjs";
 import { createInterface } from "node:readline";
 import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -29,19 +30,7 @@ const mask = (text) =>
 const context = await chromium.launchPersistentContext(
   process.env.USER_DATA_DIR || mkdtempSync(join(tmpdir(), "convene-join-")),
   {
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    headless: true,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--use-fake-device-for-media-stream",
-      "--use-fake-ui-for-media-stream",
-      "--autoplay-policy=no-user-gesture-required",
-    ],
+    ...chromiumOptions,
     viewport: { width: 1000, height: 720 },
   },
 );
