@@ -63,7 +63,11 @@ final class TwilioHttpClient extends NetworkHttpClient {
    */
   private Request redirected(Request r) {
     URL original = r.constructURL();
-    Request copy = new Request(r.getMethod(), apiOverride + original.getPath());
+    // Page URLs (the SDK's getPage/nextPage) carry their query in the URL itself rather than in the
+    // query params, so it is kept; query params, if any, are copied below.
+    String embeddedQuery = java.net.URI.create(r.getUrl()).getRawQuery();
+    Request copy = new Request(r.getMethod(),
+        apiOverride + original.getPath() + (embeddedQuery == null ? "" : "?" + embeddedQuery));
     copyAll(r.getQueryParams(), copy::addQueryParam);
     copyAll(r.getPostParams(), copy::addPostParam);
     copyAll(r.getHeaderParams(), copy::addHeaderParam);
