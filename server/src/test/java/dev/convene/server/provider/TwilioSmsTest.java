@@ -269,10 +269,11 @@ class TwilioSmsTest {
     TwilioSms sms = sms(FROM, null);
     fake.clock = () -> t;
     String wanted = sms.send(TO, BODY, null); // the oldest
+    // Later messages to the same number, stored directly (150 SDK round trips would only cost time).
+    java.util.function.IntConsumer later = i -> fake.messages.add(new FakeTwilio.Sms("SM%032x".formatted(1000 + i),
+        TO, FROM, null, "reminder " + i, null, t.plusSeconds(i + 1)));
     for (int i = 0; i < 60; i++) {
-      Instant at = t.plusSeconds(i + 1);
-      fake.clock = () -> at;
-      sms.send(TO, "reminder " + i, null);
+      later.accept(i);
     }
     fake.hits.clear();
 
@@ -282,9 +283,7 @@ class TwilioSmsTest {
     assertEquals(TO, fake.hits.get(1).query().get("To"));
 
     for (int i = 60; i < TwilioSms.PAGE_SIZE * TwilioSms.MAX_PAGES; i++) {
-      Instant at = t.plusSeconds(i + 1);
-      fake.clock = () -> at;
-      sms.send(TO, "reminder " + i, null);
+      later.accept(i);
     }
     fake.hits.clear();
 
@@ -303,6 +302,50 @@ class TwilioSmsTest {
     SmsFailure f = assertThrows(SmsFailure.class, () -> sms.findSent(TO, Instant.now(), CODE));
     assertEquals(SmsFailure.Kind.PERMANENT, f.kind());
     assertEquals(20003, f.twilioCode());
+  }
+
+  @Test
+  void nothingLogged_carriesTheNumberTheBodyOrACredential_evenWithTheServerLogLevelAtDebug() throws Exception {
+    ch.qos.logback.classic.LoggerContext logs =
+        (ch.qos.logback.classic.LoggerContext) org.slf4j.LoggerFactory.getILoggerFactory();
+    ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> captured =
+        new ch.qos.logback.core.read.ListAppender<>();
+    try {
+      // The production configuration, as a server started with CONVENE_LOG_LEVEL=DEBUG reads it.
+      logs.reset();
+      logs.putProperty("CONVENE_LOG_LEVEL", "DEBUG");
+      ch.qos.logback.classic.joran.JoranConfigurator config = new ch.qos.logback.classic.joran.JoranConfigurator();
+      config.setContext(logs);
+      config.doConfigure(TwilioSmsTest.class.getResource("/logback.xml"));
+      captured.setContext(logs);
+      captured.start();
+      ch.qos.logback.classic.Logger root = logs.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
+      root.detachAndStopAllAppenders(); // keep the test's output quiet
+      root.addAppender(captured);
+      fake.responder = fake::messaging;
+      TwilioSms sms = sms(FROM, null);
+
+      sms.send(TO, BODY, CALLBACK);
+      sms.findSent(TO, Instant.now().minusSeconds(60), CODE);
+      sms.findSent(TO, Instant.now().minusSeconds(60), "ABSENT-CODE");
+      fake.responder = hit -> new Answer(400, error(21211, 400));
+      assertThrows(SmsFailure.class, () -> sms.send(TO, BODY, CALLBACK));
+
+      assertTrue(root.isDebugEnabled(), "the server's own code logs at DEBUG here");
+      String basic = Base64.getEncoder().encodeToString((KEY + ":" + SECRET).getBytes(StandardCharsets.UTF_8));
+      for (ch.qos.logback.classic.spi.ILoggingEvent event : captured.list) {
+        String text = event.getLoggerName() + " " + event.getFormattedMessage()
+            + (event.getThrowableProxy() == null ? "" : " " + event.getThrowableProxy().getMessage());
+        for (String marker : List.of(TO, "4155550123", "%2B14155550123", CODE, SECRET, basic)) {
+          assertFalse(text.contains(marker), () -> "logged " + marker + ": " + text);
+        }
+      }
+    } finally {
+      logs.reset();
+      ch.qos.logback.classic.joran.JoranConfigurator config = new ch.qos.logback.classic.joran.JoranConfigurator();
+      config.setContext(logs);
+      config.doConfigure(TwilioSmsTest.class.getResource("/logback-test.xml"));
+    }
   }
 
   private static void assertInvalid(String field, org.junit.jupiter.api.function.Executable call) {
