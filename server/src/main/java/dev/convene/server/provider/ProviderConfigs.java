@@ -158,7 +158,7 @@ public final class ProviderConfigs {
         TwilioConfig s = (TwilioConfig) parse(r.settingsJson(), TwilioConfig.newBuilder());
         TwilioConfig k = (TwilioConfig) secrets;
         yield new ProviderSettings.Twilio(s.getAccountSid(), s.getApiKeySid(), k.getApiKeySecret(), k.getAuthToken(),
-            s.getMediaRegion().isEmpty() ? null : s.getMediaRegion());
+            emptyToNull(s.getMediaRegion()), emptyToNull(s.getSmsFrom()), emptyToNull(s.getMessagingServiceSid()));
       }
       case PROVIDER_KIND_LIVEKIT -> {
         LiveKitConfig s = (LiveKitConfig) parse(r.settingsJson(), LiveKitConfig.newBuilder());
@@ -251,6 +251,10 @@ public final class ProviderConfigs {
       case PROVIDER_KIND_JITSI -> parse(json, JitsiConfig.newBuilder());
       default -> throw new IllegalStateException("unknown provider " + r.provider());
     };
+  }
+
+  private static String emptyToNull(String s) {
+    return s.isEmpty() ? null : s;
   }
 
   private static String context(String tenantId, ProviderKind kind) {

@@ -41,6 +41,16 @@ public final class ProviderFactory {
     throw new IllegalArgumentException("unknown provider settings " + settings);
   }
 
+  /**
+   * The SMS sender of a tenant's Twilio settings (same HTTP client as Twilio Video: one attempt per
+   * request, bounded by {@link #timeout()}); cheap, may be built per call. FAILED_PRECONDITION
+   * (PROVIDER_NOT_CONFIGURED) when the settings have neither {@code sms_from} nor
+   * {@code messaging_service_sid}.
+   */
+  public TwilioSms sms(ProviderSettings.Twilio settings) {
+    return new TwilioSms(settings, twilioHttp());
+  }
+
   private TwilioHttpClient twilioHttp() {
     TwilioHttpClient http = twilioHttp;
     if (http == null) {

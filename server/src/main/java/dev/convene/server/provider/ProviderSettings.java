@@ -6,12 +6,24 @@ package dev.convene.server.provider;
  * {@code toString} never shows them.
  */
 public sealed interface ProviderSettings {
-  /** Twilio Video: the account, the API key that signs tokens and calls the REST API, and the auth token. */
-  record Twilio(String accountSid, String apiKeySid, String apiKeySecret, String authToken, String mediaRegion)
-      implements ProviderSettings {
+  /**
+   * Twilio: the account, the API key that signs tokens and calls the REST API, the auth token, the
+   * media region of new rooms (null: Twilio's choice) and the sender of SMS invitations
+   * ({@code smsFrom}: a number, short code or alphanumeric id; {@code messagingServiceSid}: an
+   * {@code MG…} service, which wins when both are set; null when not configured).
+   */
+  record Twilio(String accountSid, String apiKeySid, String apiKeySecret, String authToken, String mediaRegion,
+      String smsFrom, String messagingServiceSid) implements ProviderSettings {
+    /** Whether an SMS sender is configured. */
+    public boolean canSendSms() {
+      return (smsFrom != null && !smsFrom.isBlank()) || (messagingServiceSid != null && !messagingServiceSid.isBlank());
+    }
+
+    // smsFrom is the tenant's own sender (a business number or name), not a person's number: shown.
     @Override
     public String toString() {
-      return "Twilio[accountSid=" + accountSid + ", apiKeySid=" + apiKeySid + ", mediaRegion=" + mediaRegion + "]";
+      return "Twilio[accountSid=" + accountSid + ", apiKeySid=" + apiKeySid + ", mediaRegion=" + mediaRegion
+          + ", smsFrom=" + smsFrom + ", messagingServiceSid=" + messagingServiceSid + "]";
     }
   }
 

@@ -62,7 +62,7 @@ class TwilioProviderTest {
 
   private static MediaProvider provider(String base) {
     return new ProviderFactory(TIMEOUT, base)
-        .create(new ProviderSettings.Twilio(ACCOUNT, KEY, SECRET, "auth-token-not-used-here-0123456789", null));
+        .create(new ProviderSettings.Twilio(ACCOUNT, KEY, SECRET, "auth-token-not-used-here-0123456789", null, null, null));
   }
 
 
