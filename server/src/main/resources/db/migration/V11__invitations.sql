@@ -1,8 +1,10 @@
 -- Invitations into sessions. The code behind an invitation's link is an access code (the token
 -- feature's one mechanism for codes); for SMS the number and the code are kept sealed with the
 -- master key (AEAD, bound to the invitation), the number also masked for reads.
--- delivery: NOT_APPLICABLE (LINK), QUEUED, SENT, DELIVERED, FAILED; status: PENDING, ACCEPTED,
--- DECLINED, REVOKED (EXPIRED is derived on read from the access code's expiry).
+-- delivery: NOT_APPLICABLE (LINK), QUEUED, SENDING (handed to the dispatcher's call to Twilio: after a
+-- crash it is reconciled with Twilio's message list before any resend; reads show QUEUED), SENT,
+-- DELIVERED, FAILED; status: PENDING, ACCEPTED, DECLINED, REVOKED (EXPIRED is derived on read from
+-- the access code's expiry).
 CREATE TABLE invitations (
     tenant_id           text        NOT NULL,
     id                  text        NOT NULL,
@@ -17,6 +19,9 @@ CREATE TABLE invitations (
     access_code_id      text        NOT NULL,
     delivery            text        NOT NULL,
     delivery_error_code text,
+    message_sid         text,
+    send_started_time   timestamptz,
+    send_attempts       integer     NOT NULL DEFAULT 0,
     status              text        NOT NULL DEFAULT 'PENDING',
     request_id          text,
     request_fingerprint bytea,
@@ -30,4 +35,5 @@ CREATE TABLE invitations (
 );
 CREATE UNIQUE INDEX invitations_request ON invitations (tenant_id, request_id) WHERE request_id IS NOT NULL;
 CREATE UNIQUE INDEX invitations_code ON invitations (tenant_id, access_code_id);
+CREATE UNIQUE INDEX invitations_message ON invitations (tenant_id, message_sid) WHERE message_sid IS NOT NULL;
 CREATE INDEX invitations_session_idx ON invitations (tenant_id, session_id, create_time DESC, id DESC);

@@ -107,9 +107,9 @@ public final class Main implements Runnable {
     CredentialFeature credentials = new CredentialFeature(platform);
     ProviderFeature providers = new ProviderFeature(platform, providerFactory);
     TokenFeature tokens = new TokenFeature(platform, providers, credentials.issuer());
+    PresenceFeature presence = new PresenceFeature(platform, providers, settings.presence());
     return List.of(new SessionFeature(platform), credentials, providers, tokens, new CallFeature(platform, providers),
-        new PresenceFeature(platform, providers, settings.presence()),
-        new InvitationFeature(platform, tokens, settings.inviteBaseUrl()));
+        presence, new InvitationFeature(platform, tokens, providers, presence, settings.inviteBaseUrl()));
   }
 
   public static List<BindableService> services(List<Feature> features) {

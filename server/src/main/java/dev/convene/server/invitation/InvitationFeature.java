@@ -3,18 +3,29 @@ package dev.convene.server.invitation;
 import dev.convene.server.platform.Feature;
 import dev.convene.server.platform.JobHandler;
 import dev.convene.server.platform.Platform;
+import dev.convene.server.presence.PresenceFeature;
+import dev.convene.server.provider.ProviderFeature;
 import dev.convene.server.token.TokenFeature;
 import io.grpc.BindableService;
 import java.util.List;
 
-/** Invitations into sessions (InvitationService); their codes are the token feature's guest codes. */
+/**
+ * Invitations into sessions (InvitationService): their codes are the token feature's guest codes,
+ * their texts leave through the SMS outbox (the tenant's Twilio), and Twilio's message status
+ * callbacks come back through the presence feature's provider callbacks.
+ */
 public final class InvitationFeature implements Feature {
   private final InvitationService service;
+  private final SmsOutbox outbox;
 
   /** {@code inviteBaseUrl}: CONVENE_INVITE_BASE_URL, the join page that invitation links open. */
-  public InvitationFeature(Platform platform, TokenFeature tokens, String inviteBaseUrl) {
-    this.service = new InvitationService(platform, new Invitations(platform), tokens.guestCodes(), inviteBaseUrl);
+  public InvitationFeature(Platform platform, TokenFeature tokens, ProviderFeature providers, PresenceFeature presence,
+      String inviteBaseUrl) {
+    Templates templates = new Templates(inviteBaseUrl, providers.configs());
+    this.service = new InvitationService(platform, new Invitations(platform), tokens.guestCodes(), templates);
+    this.outbox = new SmsOutbox(platform, new SmsGateway(providers.configs(), providers.factory()), templates);
     tokens.guestCodes().beforeToken(service::accepted);
+    presence.onMessageStatus(outbox);
   }
 
   @Override
@@ -24,6 +35,6 @@ public final class InvitationFeature implements Feature {
 
   @Override
   public List<JobHandler> jobs() {
-    return List.of();
+    return List.of(outbox);
   }
 }

@@ -28,13 +28,13 @@ final class InvitationService extends InvitationServiceGrpc.InvitationServiceImp
   private final Platform platform;
   private final Invitations store;
   private final GuestCodes codes;
-  private final String baseUrl;
+  private final Templates templates;
 
-  InvitationService(Platform platform, Invitations store, GuestCodes codes, String baseUrl) {
+  InvitationService(Platform platform, Invitations store, GuestCodes codes, Templates templates) {
     this.platform = platform;
     this.store = store;
     this.codes = codes;
-    this.baseUrl = baseUrl;
+    this.templates = templates;
   }
 
   /** A repeated create: found by its request id after the insert gave way. */
@@ -91,8 +91,12 @@ final class InvitationService extends InvitationServiceGrpc.InvitationServiceImp
     }
     Rosters.event(tx, s, SessionEventType.SESSION_EVENT_TYPE_INVITATION_CREATED, Map.of("invitation_id", row.id(),
         "user_id", row.userId(), "channel", row.channel()));
+    if (row.channel().equals("SMS")) {
+      // The outbox: the message leaves after this commit, from whichever replica claims the job.
+      tx.schedule(SmsOutbox.KIND, row.id(), tx.now());
+    }
     return CreateInvitationResponse.newBuilder().setInvitation(Invitations.toProto(row, code.getKey(), tx.now()))
-        .setCode(code.getValue()).setLink(link(s.id(), code.getValue())).build();
+        .setCode(code.getValue()).setLink(templates.link(s.id(), code.getValue())).build();
   }
 
   /** The first create with this request id, without its code: INVALID_ARGUMENT (REQUEST_ID_REUSED) for another request. */
@@ -105,11 +109,6 @@ final class InvitationService extends InvitationServiceGrpc.InvitationServiceImp
       return CreateInvitationResponse.newBuilder().setInvitation(Invitations.toProto(row,
           codes.read(h, tenantId, row.accessCodeId()), platform.clock().instant())).build();
     }));
-  }
-
-  /** The join page's link: the session and the code ride in the fragment, which no server logs. */
-  String link(String sessionId, String code) {
-    return baseUrl + "#session=" + sessionId + "&code=" + code;
   }
 
   @Override

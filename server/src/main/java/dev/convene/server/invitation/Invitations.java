@@ -147,7 +147,8 @@ final class Invitations {
         ? "EXPIRED" : r.status();
     Invitation.Builder b = Invitation.newBuilder().setId(r.id()).setSessionId(r.sessionId()).setUserId(r.userId())
         .setChannel(InvitationChannel.valueOf("INVITATION_CHANNEL_" + r.channel()))
-        .setDelivery(InvitationDelivery.valueOf("INVITATION_DELIVERY_" + r.delivery()))
+        .setDelivery(InvitationDelivery.valueOf("INVITATION_DELIVERY_"
+            + (r.delivery().equals("SENDING") ? "QUEUED" : r.delivery())))
         .setStatus(InvitationStatus.valueOf("INVITATION_STATUS_" + status)).setAccessCode(code)
         .setCreateTime(ProtoTime.timestamp(r.createTime()));
     if (r.guestRole() != null) {

@@ -45,7 +45,7 @@ final class LiveKitCallbacks {
     Instant time = Instant.ofEpochSecond(event.getCreatedAt());
     String identity = event.hasParticipant() ? event.getParticipant().getIdentity() : null;
     String room = event.hasRoom() ? event.getRoom().getName() : null;
-    return new ProviderCallback(id, event.getEvent(), change, room, identity, time);
+    return new ProviderCallback(id, event.getEvent(), change, room, identity, time, null);
   }
 
   static String sha256Hex(byte[] data) {

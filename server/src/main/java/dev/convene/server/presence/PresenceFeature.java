@@ -24,12 +24,18 @@ public final class PresenceFeature implements Feature {
   }
 
   private final ProviderWebhookService service;
+  private final ProviderEvents events;
   private final ReconcileJob reconcile;
 
   public PresenceFeature(Platform platform, ProviderFeature providers, Settings settings) {
-    this.service = new ProviderWebhookService(platform, providers.configs(),
-        new ProviderEvents(platform, settings.eventRetention()));
+    this.events = new ProviderEvents(platform, settings.eventRetention());
+    this.service = new ProviderWebhookService(platform, providers.configs(), events);
     this.reconcile = new ReconcileJob(platform, providers.tenantProviders(), settings.reconcileInterval());
+  }
+
+  /** Message status callbacks go to {@code listener} (the feature that sends messages: invitations). */
+  public void onMessageStatus(MessageStatus.Listener listener) {
+    events.onMessageStatus(listener);
   }
 
   @Override

@@ -11,11 +11,12 @@ import java.time.Instant;
  * @param change    what it means for presence
  * @param roomName  the room's name (Convene names rooms after their sessions)
  * @param identity  the participant's identity (Convene's roster user id), or null
- * @param time      when the provider says it happened
+ * @param time      when the provider says it happened (a message status callback has no time: when it came)
+ * @param message   a message status callback's message (Twilio Messaging), else null
  */
 record ProviderCallback(String eventId, String eventType, Change change, String roomName, String identity,
-    Instant time) {
+    Instant time, MessageStatus message) {
 
-  /** What a callback means for presence. */
-  enum Change { CONNECTED, DISCONNECTED, ROOM_ENDED, NONE }
+  /** What a callback is about. */
+  enum Change { CONNECTED, DISCONNECTED, ROOM_ENDED, MESSAGE_STATUS, NONE }
 }

@@ -24,10 +24,16 @@ final class ProviderEvents {
 
   private final Platform platform;
   private final Duration retention;
+  private final java.util.List<MessageStatus.Listener> messageListeners = new java.util.concurrent.CopyOnWriteArrayList<>();
 
   ProviderEvents(Platform platform, Duration retention) {
     this.platform = platform;
     this.retention = retention;
+  }
+
+  /** Adds the feature that applies message status callbacks (registered once, when the features are wired). */
+  void onMessageStatus(MessageStatus.Listener listener) {
+    messageListeners.add(listener);
   }
 
   Result record(String tenantId, ProviderKind kind, ProviderCallback cb, String contentType, byte[] body) {
@@ -65,7 +71,14 @@ final class ProviderEvents {
     });
   }
 
-  private static String apply(dev.convene.server.platform.Tx tx, ProviderKind kind, ProviderCallback cb) {
+  private String apply(dev.convene.server.platform.Tx tx, ProviderKind kind, ProviderCallback cb) {
+    if (cb.change() == ProviderCallback.Change.MESSAGE_STATUS) {
+      String outcome = "IGNORED";
+      for (MessageStatus.Listener l : messageListeners) {
+        outcome = l.apply(tx, cb.message());
+      }
+      return outcome;
+    }
     if (cb.roomName() == null || cb.roomName().isEmpty()) {
       return cb.change() == ProviderCallback.Change.NONE ? "STORED" : ProviderPresence.Outcome.IGNORED.name();
     }
@@ -75,7 +88,7 @@ final class ProviderEvents {
           : ProviderPresence.participant(tx, kind.name(), cb.roomName(), cb.identity(),
               cb.change() == ProviderCallback.Change.CONNECTED, cb.time()).name();
       case ROOM_ENDED -> ProviderPresence.roomEnded(tx, kind.name(), cb.roomName(), cb.time()).name();
-      case NONE -> "STORED";
+      case NONE, MESSAGE_STATUS -> "STORED";
     };
   }
 }

@@ -53,15 +53,15 @@ final class ProviderWebhookService extends ProviderWebhookServiceGrpc.ProviderWe
         .orElseThrow(() -> WebhookRejected.invalid("there is no " + req.getProvider() + " configuration to verify with"));
     CallbackHeaders headers = CallbackHeaders.current();
     ProviderCallback cb;
+    Instant now = platform.clock().instant();
     if (resolved.settings() instanceof ProviderSettings.Twilio twilio) {
       cb = TwilioCallbacks.verify(twilio, resolved.callbackUrl(tenantId, kind), body, headers.twilioSignature(),
-          headers.idempotencyToken());
+          headers.idempotencyToken(), now);
     } else if (resolved.settings() instanceof ProviderSettings.LiveKit livekit) {
       cb = LiveKitCallbacks.verify(livekit, body, headers.authorization());
     } else {
       throw WebhookRejected.invalid("this provider sends no callbacks");
     }
-    Instant now = platform.clock().instant();
     if (cb.time().isBefore(now.minus(MAX_AGE))) {
       throw WebhookRejected.expired();
     }

@@ -18,9 +18,13 @@ import java.util.TreeMap;
 final class TwilioCallbacks {
   private TwilioCallbacks() {}
 
-  /** The verified callback; throws {@link WebhookRejected} when it does not verify. */
+  /**
+   * The verified callback; throws {@link WebhookRejected} when it does not verify. A room status
+   * callback carries its Timestamp; a message status callback ({@code MessageSid}) has none and is
+   * dated {@code received}.
+   */
   static ProviderCallback verify(ProviderSettings.Twilio settings, String url, byte[] body, String signature,
-      String idempotencyToken) {
+      String idempotencyToken, Instant received) {
     if (signature == null || signature.isEmpty()) {
       throw WebhookRejected.unsigned();
     }
@@ -33,6 +37,15 @@ final class TwilioCallbacks {
     }
     if (!settings.accountSid().equals(params.get("AccountSid"))) {
       throw WebhookRejected.invalid("the callback is for another account");
+    }
+    // Twilio names no event id; its idempotency token if sent, else the signed parameters themselves
+    // (a repeat of the same callback has the same ones).
+    String id = idempotencyToken != null && !idempotencyToken.isEmpty() ? "token:" + idempotencyToken
+        : "sha256:" + LiveKitCallbacks.sha256Hex(canonical(params).getBytes(StandardCharsets.UTF_8));
+    if (params.containsKey("MessageSid")) {
+      String status = params.getOrDefault("MessageStatus", "");
+      return new ProviderCallback(id, "message-" + status, ProviderCallback.Change.MESSAGE_STATUS, null, null, received,
+          new MessageStatus(params.get("MessageSid"), status, params.get("ErrorCode")));
     }
     String event = params.getOrDefault("StatusCallbackEvent", "");
     ProviderCallback.Change change = switch (event) {
@@ -47,11 +60,8 @@ final class TwilioCallbacks {
     } catch (DateTimeParseException e) {
       throw WebhookRejected.invalid("the callback has no valid Timestamp");
     }
-    // Twilio names no event id; its idempotency token if sent, else the signed parameters themselves
-    // (a repeat of the same callback has the same ones).
-    String id = idempotencyToken != null && !idempotencyToken.isEmpty() ? "token:" + idempotencyToken
-        : "sha256:" + LiveKitCallbacks.sha256Hex(canonical(params).getBytes(StandardCharsets.UTF_8));
-    return new ProviderCallback(id, event, change, params.get("RoomName"), params.get("ParticipantIdentity"), time);
+    return new ProviderCallback(id, event, change, params.get("RoomName"), params.get("ParticipantIdentity"), time,
+        null);
   }
 
   /** The form's parameters, sorted by name (a repeated name keeps its last value). */

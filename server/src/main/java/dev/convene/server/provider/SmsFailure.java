@@ -37,6 +37,11 @@ public final class SmsFailure extends RuntimeException {
     this.tenantMessage = tenantMessage;
   }
 
+  /** The tenant has no Twilio configuration, or no SMS sender in it: permanent until one is set. */
+  public static SmsFailure notConfigured(String what) {
+    return new SmsFailure(Kind.PERMANENT, null, null, what, null);
+  }
+
   public Kind kind() {
     return kind;
   }

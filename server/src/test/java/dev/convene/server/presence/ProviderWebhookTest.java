@@ -11,6 +11,7 @@ import dev.convene.server.grpc.ProtoTime;
 import dev.convene.server.testing.FakeTwilio;
 import dev.convene.server.testing.GrpcAssertions;
 import dev.convene.server.testing.LiveKitServer;
+import dev.convene.server.testing.Signatures;
 import dev.convene.server.testing.TestServer;
 import dev.convene.v1.*;
 import io.grpc.Metadata;
@@ -146,31 +147,16 @@ class ProviderWebhookTest {
         + ",\"id\":\"" + id + "\",\"createdAt\":\"" + at.getEpochSecond() + "\"}";
   }
 
-  /** LiveKit's Authorization: a raw HS256 JWT by the API key, with the body's SHA-256 (base64). */
   static String liveKitAuth(String body, String secret, Instant expires) throws Exception {
-    String hash = Base64.getEncoder().encodeToString(
-        MessageDigest.getInstance("SHA-256").digest(body.getBytes(StandardCharsets.UTF_8)));
-    Instant now = Instant.now();
-    return Jwts.builder().issuer(LiveKitServer.API_KEY).notBefore(Date.from(now.minusSeconds(60)))
-        .issuedAt(Date.from(now)).expiration(Date.from(expires)).claim("sha256", hash)
-        .signWith(Keys.hmacShaKeyFor(secret.getBytes(StandardCharsets.UTF_8)), Jwts.SIG.HS256).compact();
+    return Signatures.liveKit(LiveKitServer.API_KEY, secret, body, expires);
   }
 
-  /** Twilio's X-Twilio-Signature: base64 HMAC-SHA1 of the URL and the sorted name+value pairs. */
   static String twilioSignature(String authToken, String url, Map<String, String> params) throws Exception {
-    StringBuilder data = new StringBuilder(url);
-    new TreeMap<>(params).forEach((k, v) -> data.append(k).append(v));
-    Mac mac = Mac.getInstance("HmacSHA1");
-    mac.init(new SecretKeySpec(authToken.getBytes(StandardCharsets.UTF_8), "HmacSHA1"));
-    return Base64.getEncoder().encodeToString(mac.doFinal(data.toString().getBytes(StandardCharsets.UTF_8)));
+    return Signatures.twilio(authToken, url, params);
   }
 
   static String form(Map<String, String> params) {
-    StringBuilder b = new StringBuilder();
-    params.forEach((k, v) -> b.append(b.length() == 0 ? "" : "&")
-        .append(java.net.URLEncoder.encode(k, StandardCharsets.UTF_8)).append('=')
-        .append(java.net.URLEncoder.encode(v, StandardCharsets.UTF_8)));
-    return b.toString();
+    return Signatures.form(params);
   }
 
   Map<String, String> twilioParams(String event, String identity, Instant at) {
