@@ -96,7 +96,8 @@ final class InvitationService extends InvitationServiceGrpc.InvitationServiceImp
       tx.schedule(SmsOutbox.KIND, row.id(), tx.now());
     }
     return CreateInvitationResponse.newBuilder().setInvitation(Invitations.toProto(row, code.getKey(), tx.now()))
-        .setCode(code.getValue()).setLink(templates.link(s.id(), code.getValue())).build();
+        .setCode(code.getValue()).setLink(Templates.link(templates.settings(tx.handle(), tx.tenantId()), s.id(),
+            code.getValue())).build();
   }
 
   /** The first create with this request id, without its code: INVALID_ARGUMENT (REQUEST_ID_REUSED) for another request. */
@@ -109,6 +110,19 @@ final class InvitationService extends InvitationServiceGrpc.InvitationServiceImp
       return CreateInvitationResponse.newBuilder().setInvitation(Invitations.toProto(row,
           codes.read(h, tenantId, row.accessCodeId()), platform.clock().instant())).build();
     }));
+  }
+
+  @Override
+  public void setInvitationSettings(SetInvitationSettingsRequest req, StreamObserver<SetInvitationSettingsResponse> out) {
+    Templates.Settings set = platform.uow().write(tx -> templates.set(tx, req.getSettings()));
+    reply(out, SetInvitationSettingsResponse.newBuilder().setSettings(set.toProto()).build());
+  }
+
+  @Override
+  public void getInvitationSettings(GetInvitationSettingsRequest req, StreamObserver<GetInvitationSettingsResponse> out) {
+    String tenantId = Principal.current().tenantId();
+    Templates.Settings settings = platform.jdbi().withHandle(h -> templates.settings(h, tenantId));
+    reply(out, GetInvitationSettingsResponse.newBuilder().setSettings(settings.toProto()).build());
   }
 
   @Override
@@ -165,6 +179,47 @@ final class InvitationService extends InvitationServiceGrpc.InvitationServiceImp
       return Invitations.toProto(row, code, tx.now());
     });
     reply(out, RevokeInvitationResponse.newBuilder().setInvitation(inv).build());
+  }
+
+  /** At most this many resends of one invitation, at least {@link #RESEND_GAP} apart. */
+  static final int MAX_RESENDS = 5;
+  static final java.time.Duration RESEND_GAP = java.time.Duration.ofMinutes(10);
+
+  @Override
+  public void resendInvitation(ResendInvitationRequest req, StreamObserver<ResendInvitationResponse> out) {
+    Invitation inv = platform.uow().write(tx -> {
+      String sessionId = store.get(tx.handle(), tx.tenantId(), req.getInvitationId())
+          .orElseThrow(() -> notFound(req.getInvitationId())).sessionId();
+      SessionRow s = Rosters.lock(tx, sessionId);
+      Invitations.Row row = store.lock(tx, req.getInvitationId());
+      AccessCode code = codes.read(tx.handle(), tx.tenantId(), row.accessCodeId());
+      if (!row.channel().equals("SMS")) {
+        throw ConveneException.failedPrecondition(ErrorReason.INVITATION_NOT_SMS,
+            "invitation " + row.id() + " is a LINK invitation: there is no message to send again", Map.of());
+      }
+      if (!row.status().equals("PENDING")) {
+        throw ConveneException.failedPrecondition(ErrorReason.INVITATION_ANSWERED,
+            "invitation " + row.id() + " was " + row.status().toLowerCase(java.util.Locale.ROOT), Map.of());
+      }
+      if (!tx.now().isBefore(ProtoTime.instant(code.getExpireTime()))) {
+        throw ConveneException.failedPrecondition(ErrorReason.ACCESS_CODE_EXPIRED,
+            "invitation " + row.id() + " has expired", Map.of());
+      }
+      Invitations.Resends resends = store.resends(tx, row.id());
+      if (resends.count() >= MAX_RESENDS) {
+        throw ConveneException.resourceExhausted(ErrorReason.TOO_MANY_ATTEMPTS,
+            "invitation " + row.id() + " was sent again " + MAX_RESENDS + " times already");
+      }
+      java.time.Instant next = resends.last() == null ? tx.now() : resends.last().plus(RESEND_GAP);
+      if (tx.now().isBefore(next)) {
+        throw ConveneException.resourceExhausted(ErrorReason.TOO_MANY_ATTEMPTS,
+            "invitation " + row.id() + " may be sent again at " + next, java.time.Duration.between(tx.now(), next));
+      }
+      row = store.requeue(tx, row);
+      tx.schedule(SmsOutbox.KIND, row.id(), tx.now());
+      return Invitations.toProto(row, code, tx.now());
+    });
+    reply(out, ResendInvitationResponse.newBuilder().setInvitation(inv).build());
   }
 
   @Override

@@ -132,6 +132,32 @@ final class Invitations {
     return q.map((rs, ctx) -> row(rs)).list();
   }
 
+  /** How often the invitation was sent again, and when last. */
+  record Resends(int count, Instant last) {}
+
+  Resends resends(Tx tx, String id) {
+    return tx.handle().createQuery(
+            "SELECT resend_count, last_resend_time FROM invitations WHERE tenant_id = :tenantId AND id = :id")
+        .bind("tenantId", tx.tenantId()).bind("id", id).map((rs, ctx) -> {
+          OffsetDateTime last = rs.getObject(2, OffsetDateTime.class);
+          return new Resends(rs.getInt(1), last == null ? null : last.toInstant());
+        }).one();
+  }
+
+  /**
+   * Queues the locked SMS invitation's message again: delivery QUEUED, a fresh send record (so the
+   * outbox looks for this send only, not the earlier message), one more resend counted.
+   */
+  Row requeue(Tx tx, Row r) {
+    tx.handle().createUpdate("""
+            UPDATE invitations SET delivery = 'QUEUED', delivery_error_code = NULL, message_sid = NULL,
+                   send_started_time = NULL, send_attempts = 0, resend_count = resend_count + 1, last_resend_time = :now
+            WHERE tenant_id = :tenantId AND id = :id
+            """).bind("now", tx.now()).bind("tenantId", tx.tenantId()).bind("id", r.id()).execute();
+    return new Row(r.tenantId(), r.id(), r.sessionId(), r.userId(), r.guestRole(), r.guestDisplayName(), r.channel(),
+        r.phoneMasked(), r.accessCodeId(), "QUEUED", null, r.status(), r.fingerprint(), r.createTime(), r.answerTime());
+  }
+
   /** Records the answer (ACCEPTED, DECLINED, REVOKED) of the locked invitation. */
   Row answer(Tx tx, Row r, String status) {
     tx.handle().createUpdate("UPDATE invitations SET status = :status, answer_time = :now WHERE tenant_id = :tenantId AND id = :id")

@@ -111,8 +111,8 @@ final class SmsOutbox implements OutsideJobHandler, MessageStatus.Listener {
             UPDATE invitations SET delivery = 'SENDING', send_started_time = :since, send_attempts = send_attempts + 1
             WHERE tenant_id = :tenantId AND id = :id
             """).bind("since", since).bind("tenantId", tx.tenantId()).bind("id", invitationId).execute();
-    return Optional.of(new Work(to, code, templates.render(tx, s.id(), code), templates.statusCallback(tx.tenantId()),
-        reconcile, since));
+    String body = Templates.render(templates.settings(tx.handle(), tx.tenantId()), s.id(), code);
+    return Optional.of(new Work(to, code, body, templates.statusCallback(tx.tenantId()), reconcile, since));
   }
 
   private Object sent(Tx tx, String invitationId, String sid, boolean found) {

@@ -1,34 +1,109 @@
 package dev.convene.server.invitation;
 
+import dev.convene.server.grpc.ConveneException;
 import dev.convene.server.platform.Tx;
 import dev.convene.server.provider.ProviderConfigs;
+import dev.convene.v1.ErrorReason;
+import dev.convene.v1.InvitationSettings;
 import dev.convene.v1.ProviderKind;
+import java.util.Optional;
+import org.jdbi.v3.core.Handle;
 
 /**
- * What an invitation says and where its link and delivery callbacks point: the join page link
- * (CONVENE_INVITE_BASE_URL, the session and the code in its fragment), the SMS text around it, and
- * Twilio's status callback URL (the tenant's public base URL, as for room callbacks).
+ * What an invitation says and where its link and delivery callbacks point: the tenant's SMS text
+ * around the link and its join page (else the defaults: {@link #DEFAULT_SMS}, CONVENE_INVITE_BASE_URL),
+ * and Twilio's status callback URL (the tenant's public base URL, as for room callbacks). An SMS
+ * text must fit in {@link #MAX_SEGMENTS} segments with the longest link.
  */
 final class Templates {
-  /** The text of an SMS invitation; {@code {link}} is replaced by the link. */
-  static final String SMS = "You are invited to a video visit. Join here: {link}";
+  static final String DEFAULT_SMS = "You are invited to a video visit. Join here: {link}";
+  static final int MAX_SEGMENTS = 3;
+  /** The longest link's tail: a session id of 64 characters and a code. */
+  private static final String LONGEST_TAIL = "#session=ses_" + "x".repeat(60) + "&code=XXXX-XXXX";
+  /** GSM 03.38's basic character set (one septet each) and its extension table (two each). */
+  private static final String GSM_BASIC = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+      + "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
+  private static final String GSM_EXTENDED = "^{}\\[~]|€\f";
 
-  private final String baseUrl;
+  /** The tenant's settings, defaults filled in. */
+  record Settings(String smsTemplate, String baseUrl) {
+    InvitationSettings toProto() {
+      return InvitationSettings.newBuilder().setSmsTemplate(smsTemplate).setInviteBaseUrl(baseUrl).build();
+    }
+  }
+
+  private final String defaultBaseUrl;
   private final ProviderConfigs configs;
 
-  Templates(String baseUrl, ProviderConfigs configs) {
-    this.baseUrl = baseUrl;
+  Templates(String defaultBaseUrl, ProviderConfigs configs) {
+    this.defaultBaseUrl = defaultBaseUrl;
     this.configs = configs;
   }
 
-  /** The join page's link: the session and the code ride in the fragment, which no server logs. */
-  String link(String sessionId, String code) {
-    return baseUrl + "#session=" + sessionId + "&code=" + code;
+  Settings settings(Handle h, String tenantId) {
+    Optional<String[]> row = h.createQuery(
+            "SELECT sms_template, invite_base_url FROM invitation_settings WHERE tenant_id = :tenantId")
+        .bind("tenantId", tenantId).map((rs, ctx) -> new String[] {rs.getString(1), rs.getString(2)}).findOne();
+    String template = row.map(r -> r[0]).orElse(null);
+    String base = row.map(r -> r[1]).orElse(null);
+    return new Settings(template == null ? DEFAULT_SMS : template, base == null ? defaultBaseUrl : base);
   }
 
-  /** The SMS text for an invitation into {@code sessionId} with {@code code}. */
-  String render(Tx tx, String sessionId, String code) {
-    return SMS.replace("{link}", link(sessionId, code));
+  /** Stores the tenant's settings (empty: the default); INVALID_ARGUMENT naming the field that does not fit. */
+  Settings set(Tx tx, InvitationSettings req) {
+    String template = req.getSmsTemplate().isEmpty() ? null : req.getSmsTemplate();
+    String base = req.getInviteBaseUrl().isEmpty() ? null : req.getInviteBaseUrl();
+    Settings next = new Settings(template == null ? DEFAULT_SMS : template, base == null ? defaultBaseUrl : base);
+    if (template != null && template.indexOf("{link}") != template.lastIndexOf("{link}") || !next.smsTemplate().contains("{link}")) {
+      throw ConveneException.invalidArgument(ErrorReason.INVALID_ARGUMENT, "settings.sms_template",
+          "sms_template must contain {link} exactly once");
+    }
+    if (base != null && base.contains("#")) {
+      throw ConveneException.invalidArgument(ErrorReason.INVALID_ARGUMENT, "settings.invite_base_url",
+          "invite_base_url must not have a fragment: the session and code go there");
+    }
+    int segments = segments(next.smsTemplate().replace("{link}", next.baseUrl() + LONGEST_TAIL));
+    if (segments > MAX_SEGMENTS) {
+      throw ConveneException.invalidArgument(ErrorReason.INVALID_ARGUMENT,
+          template != null ? "settings.sms_template" : "settings.invite_base_url",
+          "with the longest link the text takes " + segments + " SMS segments; at most " + MAX_SEGMENTS);
+    }
+    tx.handle().createUpdate("""
+            INSERT INTO invitation_settings (tenant_id, sms_template, invite_base_url, update_time)
+            VALUES (:tenantId, :template, :base, :now)
+            ON CONFLICT (tenant_id) DO UPDATE
+               SET sms_template = excluded.sms_template, invite_base_url = excluded.invite_base_url,
+                   update_time = excluded.update_time
+            """).bind("tenantId", tx.tenantId()).bind("template", template).bind("base", base).bind("now", tx.now())
+        .execute();
+    return next;
+  }
+
+  /** The join page's link: the session and the code ride in the fragment, which no server logs. */
+  static String link(Settings s, String sessionId, String code) {
+    return s.baseUrl() + "#session=" + sessionId + "&code=" + code;
+  }
+
+  /** The SMS text of an invitation into {@code sessionId} with {@code code}. */
+  static String render(Settings s, String sessionId, String code) {
+    return s.smsTemplate().replace("{link}", link(s, sessionId, code));
+  }
+
+  /** How many SMS segments {@code text} takes: 160/153 GSM-7 septets, or 70/67 UCS-2 units. */
+  static int segments(String text) {
+    int septets = 0;
+    for (int i = 0; i < text.length(); i++) {
+      char c = text.charAt(i);
+      if (GSM_BASIC.indexOf(c) >= 0) {
+        septets += 1;
+      } else if (GSM_EXTENDED.indexOf(c) >= 0) {
+        septets += 2;
+      } else {
+        int units = text.length();
+        return units <= 70 ? 1 : (units + 66) / 67;
+      }
+    }
+    return septets <= 160 ? 1 : (septets + 152) / 153;
   }
 
   /** Where Twilio reports the message's status; null when the tenant configured no public base URL. */

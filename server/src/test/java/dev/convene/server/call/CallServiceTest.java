@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.convene.server.credential.CredentialFeature;
 import dev.convene.server.grpc.ProtoTime;
 import dev.convene.server.testing.TestServer;
+import dev.convene.server.testing.Visits;
 import dev.convene.server.testing.TestServerExtension;
 import dev.convene.v1.*;
 import io.grpc.Status.Code;
@@ -41,17 +42,9 @@ class CallServiceTest {
     calls = CallServiceGrpc.newBlockingStub(server.channel).withCallCredentials(key);
     tokens = TokenServiceGrpc.newBlockingStub(server.channel).withCallCredentials(key);
     sessions = SessionServiceGrpc.newBlockingStub(server.channel).withCallCredentials(key);
-    ProviderConfigServiceGrpc.newBlockingStub(server.channel).withCallCredentials(key)
-        .setProviderConfig(SetProviderConfigRequest.newBuilder().setConfig(ProviderConfig.newBuilder().setDefault(true)
-            .setJitsi(JitsiConfig.newBuilder().setDomain("meet.example.org").setAppId("convene")
-                .setAppSecret("jitsi-app-secret-0123456789-abcdefghij"))).build());
+    Visits.useJitsi(ProviderConfigServiceGrpc.newBlockingStub(server.channel).withCallCredentials(key));
     Instant start = server.clock.instant().plus(Duration.ofMinutes(5));
-    s = sessions.createSession(CreateSessionRequest.newBuilder().setExternalRef("k-" + System.nanoTime())
-        .setMedia(MediaType.MEDIA_TYPE_VIDEO).setScheduledStartTime(ProtoTime.timestamp(start))
-        .setScheduledEndTime(ProtoTime.timestamp(start.plus(Duration.ofMinutes(30))))
-        .addParticipants(ParticipantSpec.newBuilder().setUserId("dr").setRole(ParticipantRole.PARTICIPANT_ROLE_HOST))
-        .addParticipants(ParticipantSpec.newBuilder().setUserId("pat").setRole(ParticipantRole.PARTICIPANT_ROLE_PARTICIPANT))
-        .build()).getSession();
+    s = Visits.create(sessions, start);
   }
 
   KickParticipantRequest kick(String user, boolean ban) {

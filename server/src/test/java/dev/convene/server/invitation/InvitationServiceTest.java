@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.convene.server.grpc.ProtoTime;
 import dev.convene.server.testing.TestServer;
+import dev.convene.server.testing.Visits;
 import dev.convene.server.testing.TestServerExtension;
 import dev.convene.v1.*;
 import io.grpc.Status.Code;
@@ -40,17 +41,9 @@ class InvitationServiceTest {
     invitations = InvitationServiceGrpc.newBlockingStub(server.channel).withCallCredentials(key);
     anonymous = InvitationServiceGrpc.newBlockingStub(server.channel);
     sessions = SessionServiceGrpc.newBlockingStub(server.channel).withCallCredentials(key);
-    ProviderConfigServiceGrpc.newBlockingStub(server.channel).withCallCredentials(key)
-        .setProviderConfig(SetProviderConfigRequest.newBuilder().setConfig(ProviderConfig.newBuilder().setDefault(true)
-            .setJitsi(JitsiConfig.newBuilder().setDomain("meet.example.org").setAppId("convene")
-                .setAppSecret("jitsi-app-secret-0123456789-abcdefghij"))).build());
+    Visits.useJitsi(ProviderConfigServiceGrpc.newBlockingStub(server.channel).withCallCredentials(key));
     Instant start = server.clock.instant().plus(Duration.ofMinutes(5));
-    s = sessions.createSession(CreateSessionRequest.newBuilder().setExternalRef("i-" + System.nanoTime())
-        .setMedia(MediaType.MEDIA_TYPE_VIDEO).setScheduledStartTime(ProtoTime.timestamp(start))
-        .setScheduledEndTime(ProtoTime.timestamp(start.plus(Duration.ofMinutes(30))))
-        .addParticipants(ParticipantSpec.newBuilder().setUserId("dr").setRole(ParticipantRole.PARTICIPANT_ROLE_HOST))
-        .addParticipants(ParticipantSpec.newBuilder().setUserId("pat").setRole(ParticipantRole.PARTICIPANT_ROLE_PARTICIPANT))
-        .build()).getSession();
+    s = Visits.create(sessions, start);
   }
 
   CreateInvitationRequest.Builder link(String user) {
@@ -236,5 +229,46 @@ class InvitationServiceTest {
     assertTrue(third.getNextPageToken().isEmpty());
     assertTrue(ProtoTime.instant(first.getInvitations(0).getCreateTime())
         .isAfter(ProtoTime.instant(second.getInvitations(0).getCreateTime())));
+  }
+
+  @Test
+  void tenantSettings_changeTheLinkAndText_withinThreeSmsSegments() {
+    InvitationSettings defaults = invitations.getInvitationSettings(GetInvitationSettingsRequest.getDefaultInstance())
+        .getSettings();
+    assertEquals(Templates.DEFAULT_SMS, defaults.getSmsTemplate());
+    assertEquals("http://localhost:8080/join/", defaults.getInviteBaseUrl());
+    InvitationSettings mine = InvitationSettings.newBuilder().setSmsTemplate("Dr Ada's clinic: your visit link {link}")
+        .setInviteBaseUrl("https://visits.example.org/join/").build();
+    assertEquals(mine, invitations.setInvitationSettings(SetInvitationSettingsRequest.newBuilder().setSettings(mine).build())
+        .getSettings());
+    assertTrue(invitations.createInvitation(link("pat").build()).getLink()
+        .startsWith("https://visits.example.org/join/#session=" + s.getId() + "&code="));
+
+    var noLink = assertStatus(Code.INVALID_ARGUMENT, "INVALID_ARGUMENT", () -> invitations.setInvitationSettings(
+        SetInvitationSettingsRequest.newBuilder().setSettings(InvitationSettings.newBuilder().setSmsTemplate("Join us")).build()));
+    assertEquals(List.of("settings.sms_template"), badFields(noLink));
+    // 170 Greek small letters need UCS-2: with the link that is more than 3 segments of 67.
+    var tooLong = assertStatus(Code.INVALID_ARGUMENT, "INVALID_ARGUMENT", () -> invitations.setInvitationSettings(
+        SetInvitationSettingsRequest.newBuilder().setSettings(InvitationSettings.newBuilder()
+            .setSmsTemplate("\u03bb".repeat(170) + " {link}")).build()));
+    assertEquals(List.of("settings.sms_template"), badFields(tooLong));
+    var fragment = assertStatus(Code.INVALID_ARGUMENT, "INVALID_ARGUMENT", () -> invitations.setInvitationSettings(
+        SetInvitationSettingsRequest.newBuilder().setSettings(InvitationSettings.newBuilder()
+            .setInviteBaseUrl("https://visits.example.org/join/#x")).build()));
+    assertEquals(List.of("settings.invite_base_url"), badFields(fragment));
+    // Empty fields go back to the defaults.
+    assertEquals(defaults, invitations.setInvitationSettings(SetInvitationSettingsRequest.newBuilder()
+        .setSettings(InvitationSettings.getDefaultInstance()).build()).getSettings());
+  }
+
+  @Test
+  void smsSegments_countGsm7AndUcs2AsCarriersDo() {
+    assertEquals(1, Templates.segments("a".repeat(160)));
+    assertEquals(2, Templates.segments("a".repeat(161)));
+    assertEquals(1, Templates.segments("\u20ac".repeat(80)), "the euro sign takes two septets");
+    assertEquals(2, Templates.segments("\u20ac".repeat(81)));
+    assertEquals(1, Templates.segments("\u03bb".repeat(70)));
+    assertEquals(2, Templates.segments("\u03bb".repeat(71)));
+    assertEquals(3, Templates.segments("\u03bb".repeat(201)));
   }
 }

@@ -10,6 +10,7 @@ import dev.convene.server.platform.JobRunner;
 import dev.convene.server.testing.FakeTwilio;
 import dev.convene.server.testing.Signatures;
 import dev.convene.server.testing.TestServer;
+import dev.convene.server.testing.Visits;
 import dev.convene.v1.*;
 import io.grpc.Metadata;
 import io.grpc.stub.MetadataUtils;
@@ -60,12 +61,7 @@ class SmsOutboxTest {
                 .setAuthToken(AUTH_TOKEN).setSmsFrom(FROM))).build());
     // Days ahead: the tests move the clock past backoffs and leases, not into the visit.
     Instant start = server.clock.instant().plus(Duration.ofDays(2));
-    s = sessions.createSession(CreateSessionRequest.newBuilder().setExternalRef("o-" + System.nanoTime())
-        .setMedia(MediaType.MEDIA_TYPE_VIDEO).setScheduledStartTime(ProtoTime.timestamp(start))
-        .setScheduledEndTime(ProtoTime.timestamp(start.plus(Duration.ofMinutes(30))))
-        .addParticipants(ParticipantSpec.newBuilder().setUserId("dr").setRole(ParticipantRole.PARTICIPANT_ROLE_HOST))
-        .addParticipants(ParticipantSpec.newBuilder().setUserId("pat").setRole(ParticipantRole.PARTICIPANT_ROLE_PARTICIPANT))
-        .build()).getSession();
+    s = Visits.create(sessions, start);
   }
 
   @AfterEach
@@ -136,7 +132,7 @@ class SmsOutboxTest {
     FakeTwilio.Sms m = twilio.messages.get(0);
     assertEquals(PHONE, m.to());
     assertEquals(FROM, m.from());
-    assertEquals(Templates.SMS.replace("{link}", created.getLink()), m.body());
+    assertEquals(Templates.DEFAULT_SMS.replace("{link}", created.getLink()), m.body());
     assertEquals(PUBLIC_BASE + "/webhooks/twilio/" + server.tenantA.tenantId(), m.statusCallback());
     assertEquals(InvitationDelivery.INVITATION_DELIVERY_SENT, get(created.getInvitation().getId()).getDelivery());
     assertEquals(1, events("INVITATION_SENT"));
@@ -258,5 +254,37 @@ class SmsOutboxTest {
         + " and " + runs.get(1).get());
     assertEquals(n, events("INVITATION_SENT"));
     assertTrue(done >= n, "jobs run: " + done);
+  }
+
+  @Test
+  void aResend_sendsANewMessageWithTheSameCode_atMostEvery10Minutes() {
+    CreateInvitationResponse created = sms();
+    String id = created.getInvitation().getId();
+    server.jobs().runOnce();
+    ResendInvitationRequest resend = ResendInvitationRequest.newBuilder().setInvitationId(id).build();
+    server.clock.advance(Duration.ofMinutes(1));
+    assertEquals(InvitationDelivery.INVITATION_DELIVERY_QUEUED, invitations.resendInvitation(resend).getInvitation()
+        .getDelivery());
+    server.jobs().runOnce();
+    assertEquals(2, twilio.messages.size(), "a new message, not the earlier one found again");
+    assertEquals(twilio.messages.get(0).body(), twilio.messages.get(1).body(), "the same link and code");
+    assertEquals(InvitationDelivery.INVITATION_DELIVERY_SENT, get(id).getDelivery());
+
+    var tooSoon = dev.convene.server.testing.GrpcAssertions.assertStatus(io.grpc.Status.Code.RESOURCE_EXHAUSTED,
+        "TOO_MANY_ATTEMPTS", () -> invitations.resendInvitation(resend));
+    assertTrue(tooSoon.getTrailers().keys().stream().anyMatch(k -> k.contains("status-details")));
+    server.clock.advance(Duration.ofMinutes(10));
+    invitations.resendInvitation(resend);
+    server.jobs().runOnce();
+    assertEquals(3, twilio.messages.size());
+
+    String link = invitations.createInvitation(CreateInvitationRequest.newBuilder().setSessionId(s.getId())
+        .setUserId("pat").setChannel(InvitationChannel.INVITATION_CHANNEL_LINK).build()).getInvitation().getId();
+    dev.convene.server.testing.GrpcAssertions.assertStatus(io.grpc.Status.Code.FAILED_PRECONDITION, "INVITATION_NOT_SMS",
+        () -> invitations.resendInvitation(ResendInvitationRequest.newBuilder().setInvitationId(link).build()));
+    invitations.revokeInvitation(RevokeInvitationRequest.newBuilder().setInvitationId(id).build());
+    server.clock.advance(Duration.ofMinutes(10));
+    dev.convene.server.testing.GrpcAssertions.assertStatus(io.grpc.Status.Code.FAILED_PRECONDITION, "INVITATION_ANSWERED",
+        () -> invitations.resendInvitation(resend));
   }
 }

@@ -13,6 +13,7 @@ import dev.convene.server.testing.GrpcAssertions;
 import dev.convene.server.testing.LiveKitServer;
 import dev.convene.server.testing.Signatures;
 import dev.convene.server.testing.TestServer;
+import dev.convene.server.testing.Visits;
 import dev.convene.v1.*;
 import io.grpc.Metadata;
 import io.grpc.Status.Code;
@@ -103,12 +104,8 @@ class ProviderWebhookTest {
   /** A session (dr HOST, pat PARTICIPANT) whose provider room the host's join token opens. */
   void openRoom() {
     Instant start = server.clock.instant().plus(Duration.ofMinutes(5));
-    s = sessions.createSession(CreateSessionRequest.newBuilder().setExternalRef("w-" + System.nanoTime())
-        .setMedia(MediaType.MEDIA_TYPE_VIDEO).setScheduledStartTime(ProtoTime.timestamp(start))
-        .setScheduledEndTime(ProtoTime.timestamp(start.plus(Duration.ofMinutes(30))))
+    s = sessions.createSession(Visits.request(start)
         .setSettings(SessionSettings.newBuilder().setJoinLead(com.google.protobuf.Duration.newBuilder().setSeconds(600)))
-        .addParticipants(ParticipantSpec.newBuilder().setUserId("dr").setRole(ParticipantRole.PARTICIPANT_ROLE_HOST))
-        .addParticipants(ParticipantSpec.newBuilder().setUserId("pat").setRole(ParticipantRole.PARTICIPANT_ROLE_PARTICIPANT))
         .build()).getSession();
     tokens.issueJoinToken(IssueJoinTokenRequest.newBuilder().setSessionId(s.getId()).setUserId("dr").build());
   }
