@@ -227,7 +227,11 @@ public final class Main implements Runnable {
             "%nFirst start: created tenant 'dev'. Its API key (shown once, stored hashed):%n%n    %s%n%n", k.key()));
       }
       Platform platform = platform(db.database, clock, ids, config);
-      List<Feature> features = features(platform, new ProviderFactory(config.providerTimeout(), null),
+      if (config.production() && config.twilioApiBase().isPresent()) {
+        throw new IllegalArgumentException("CONVENE_TWILIO_API_BASE is for tests and development: not in production");
+      }
+      List<Feature> features = features(platform,
+          new ProviderFactory(config.providerTimeout(), config.twilioApiBase().orElse(null)),
           new FeatureSettings(new PresenceFeature.Settings(config.reconcileInterval(), config.providerEventRetention()),
               config.inviteBaseUrl()));
       Admission admission = new Admission(config.poolSize(), config.requestQueue());

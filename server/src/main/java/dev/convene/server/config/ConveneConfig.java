@@ -47,6 +47,9 @@ import java.util.Optional;
  *                             Convene's presence and repaired (default PT60S)
  * @param providerEventRetention CONVENE_PROVIDER_EVENT_RETENTION: how long raw provider callbacks are kept
  *                             (default P7D; at least PT2H, so a replayed callback is always recognised)
+ * @param twilioApiBase        CONVENE_TWILIO_API_BASE: for tests and local development only, a base URL
+ *                             ({@code http://localhost:8099}) that replaces every {@code https://*.twilio.com} the Twilio
+ *                             SDK calls (a local fake); refused in production
  * @param inviteBaseUrl        CONVENE_INVITE_BASE_URL: the join page invitation links open (their fragment carries the
  *                             session and the code); default {@value #DEFAULT_INVITE_BASE_URL}
  */
@@ -73,7 +76,8 @@ public record ConveneConfig(
     boolean trustForwardedFor,
     Duration reconcileInterval,
     Duration providerEventRetention,
-    String inviteBaseUrl) {
+    String inviteBaseUrl,
+    Optional<String> twilioApiBase) {
   public static final String DEFAULT_INVITE_BASE_URL = "http://localhost:8080/join/";
 
 
@@ -108,7 +112,8 @@ public record ConveneConfig(
         r.duration("CONVENE_RECONCILE_INTERVAL", Duration.ofSeconds(60)),
         atLeast("CONVENE_PROVIDER_EVENT_RETENTION", r.duration("CONVENE_PROVIDER_EVENT_RETENTION", Duration.ofDays(7)),
             Duration.ofHours(2)),
-        httpUrl("CONVENE_INVITE_BASE_URL", r.string("CONVENE_INVITE_BASE_URL", DEFAULT_INVITE_BASE_URL)));
+        httpUrl("CONVENE_INVITE_BASE_URL", r.string("CONVENE_INVITE_BASE_URL", DEFAULT_INVITE_BASE_URL)),
+        r.optional("CONVENE_TWILIO_API_BASE").map(v -> httpUrl("CONVENE_TWILIO_API_BASE", v)));
   }
 
   @Override
