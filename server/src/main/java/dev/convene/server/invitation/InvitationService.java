@@ -79,11 +79,7 @@ final class InvitationService extends InvitationServiceGrpc.InvitationServiceImp
       throw ConveneException.notFound(ErrorReason.PARTICIPANT_NOT_FOUND, "user " + req.getUserId()
           + " is not on the roster of session " + s.id() + ": give guest_role to invite a new guest");
     }
-    Instant expire = req.hasExpireTime() ? ProtoTime.instant(req.getExpireTime()) : s.scheduledEndTime();
-    if (!expire.isAfter(tx.now()) || expire.isAfter(s.scheduledEndTime().plus(Invitations.MAX_AFTER_END))) {
-      throw ConveneException.invalidArgument(ErrorReason.INVALID_ARGUMENT, "expire_time",
-          "expire_time must be in the future and at most 30 days after the session's scheduled end");
-    }
+    Instant expire = GuestCodes.expiry(tx, s, req.hasExpireTime() ? req.getExpireTime() : null);
     Map.Entry<AccessCode, String> code = codes.create(tx, s, req.getUserId(), req.getMaxUses(), expire);
     Invitations.Row row = store.insert(tx, req, phone, code, fingerprint);
     if (row == null) {

@@ -14,7 +14,6 @@ import dev.convene.v1.ParticipantRole;
 import java.nio.charset.StandardCharsets;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.util.List;
@@ -25,9 +24,6 @@ import org.jdbi.v3.core.statement.Query;
 
 /** The invitations table: its rows, and how they read in the contract. */
 final class Invitations {
-  /** An invitation may outlive its session's scheduled end by at most this (as access codes may). */
-  static final Duration MAX_AFTER_END = Duration.ofDays(30);
-
   /** A stored invitation (the sealed number and code stay in the table). */
   record Row(String tenantId, String id, String sessionId, String userId, String guestRole, String guestDisplayName,
       String channel, String phoneMasked, String accessCodeId, String delivery, String deliveryErrorCode,

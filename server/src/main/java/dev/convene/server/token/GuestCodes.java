@@ -59,6 +59,20 @@ public final class GuestCodes {
     hooks.add(hook);
   }
 
+  /**
+   * When a code asked for at {@code requested} (null: the session's scheduled end) expires:
+   * INVALID_ARGUMENT naming {@code expire_time} unless it is in the future and at most 30 days after
+   * the session's scheduled end.
+   */
+  public static Instant expiry(Tx tx, SessionRow s, com.google.protobuf.Timestamp requested) {
+    Instant expire = requested != null ? ProtoTime.instant(requested) : s.scheduledEndTime();
+    if (!expire.isAfter(tx.now()) || expire.isAfter(s.scheduledEndTime().plus(AccessCodes.MAX_AFTER_END))) {
+      throw ConveneException.invalidArgument(ErrorReason.INVALID_ARGUMENT, "expire_time",
+          "expire_time must be in the future and at most 30 days after the session's scheduled end");
+    }
+    return expire;
+  }
+
   /** A new code for {@code userId} in the locked, open session {@code s}: its record and the code (shown once). */
   public Map.Entry<AccessCode, String> create(Tx tx, SessionRow s, String userId, int maxUses, Instant expire) {
     Map.Entry<AccessCodes.Row, String> made = codes.create(tx, s, userId, maxUses, expire);

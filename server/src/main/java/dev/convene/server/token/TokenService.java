@@ -2,9 +2,7 @@ package dev.convene.server.token;
 
 import static dev.convene.server.grpc.Unary.reply;
 
-import dev.convene.server.auth.ClientAddress;
 import dev.convene.server.auth.Principal;
-import dev.convene.server.credential.CredentialIssuer;
 import dev.convene.server.grpc.ConveneException;
 import dev.convene.server.grpc.ProtoTime;
 import dev.convene.server.platform.Platform;
@@ -12,7 +10,6 @@ import dev.convene.server.session.Rosters;
 import dev.convene.server.session.SessionRow;
 import dev.convene.v1.CreateAccessCodeRequest;
 import dev.convene.v1.CreateAccessCodeResponse;
-import dev.convene.v1.Credential;
 import dev.convene.v1.ErrorReason;
 import dev.convene.v1.IssueJoinTokenRequest;
 import dev.convene.v1.IssueJoinTokenResponse;
@@ -23,11 +20,9 @@ import dev.convene.v1.RedeemAccessCodeRequest;
 import dev.convene.v1.RedeemAccessCodeResponse;
 import dev.convene.v1.RevokeAccessCodeRequest;
 import dev.convene.v1.RevokeAccessCodeResponse;
-import dev.convene.v1.SessionEventType;
 import dev.convene.v1.TokenServiceGrpc;
 import io.grpc.stub.StreamObserver;
 import java.time.Instant;
-import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
@@ -57,11 +52,7 @@ final class TokenService extends TokenServiceGrpc.TokenServiceImplBase {
     Map.Entry<AccessCodes.Row, String> made = platform.uow().write(tx -> {
       Rosters.Entry e = Rosters.lockOpen(tx, req.getSessionId(), req.getUserId());
       SessionRow s = e.session();
-      Instant expire = req.hasExpireTime() ? ProtoTime.instant(req.getExpireTime()) : s.scheduledEndTime();
-      if (!expire.isAfter(tx.now()) || expire.isAfter(s.scheduledEndTime().plus(AccessCodes.MAX_AFTER_END))) {
-        throw ConveneException.invalidArgument(ErrorReason.INVALID_ARGUMENT, "expire_time",
-            "expire_time must be in the future and at most 30 days after the session's scheduled end");
-      }
+      Instant expire = GuestCodes.expiry(tx, s, req.hasExpireTime() ? req.getExpireTime() : null);
       return codes.create(tx, s, req.getUserId(), req.getMaxUses(), expire);
     });
     reply(out, CreateAccessCodeResponse.newBuilder().setAccessCode(AccessCodes.toProto(made.getKey()))
