@@ -160,10 +160,9 @@ final class InvitationService extends InvitationServiceGrpc.InvitationServiceImp
   @Override
   public void revokeInvitation(RevokeInvitationRequest req, StreamObserver<RevokeInvitationResponse> out) {
     Invitation inv = platform.uow().write(tx -> {
-      String sessionId = store.get(tx.handle(), tx.tenantId(), req.getInvitationId())
-          .orElseThrow(() -> notFound(req.getInvitationId())).sessionId();
-      SessionRow s = Rosters.lock(tx, sessionId);
-      Invitations.Row row = store.lock(tx, req.getInvitationId());
+      Locked locked = lock(tx, req.getInvitationId());
+      SessionRow s = locked.session();
+      Invitations.Row row = locked.invitation();
       AccessCode code;
       if (row.status().equals("PENDING")) {
         code = codes.revoke(tx, s, row.accessCodeId());
@@ -184,10 +183,9 @@ final class InvitationService extends InvitationServiceGrpc.InvitationServiceImp
   @Override
   public void resendInvitation(ResendInvitationRequest req, StreamObserver<ResendInvitationResponse> out) {
     Invitation inv = platform.uow().write(tx -> {
-      String sessionId = store.get(tx.handle(), tx.tenantId(), req.getInvitationId())
-          .orElseThrow(() -> notFound(req.getInvitationId())).sessionId();
-      SessionRow s = Rosters.lock(tx, sessionId);
-      Invitations.Row row = store.lock(tx, req.getInvitationId());
+      Locked locked = lock(tx, req.getInvitationId());
+      SessionRow s = locked.session();
+      Invitations.Row row = locked.invitation();
       AccessCode code = codes.read(tx.handle(), tx.tenantId(), row.accessCodeId());
       if (!row.channel().equals("SMS")) {
         throw ConveneException.failedPrecondition(ErrorReason.INVITATION_NOT_SMS,
@@ -288,6 +286,16 @@ final class InvitationService extends InvitationServiceGrpc.InvitationServiceImp
       return null;
     });
     reply(out, DeclineInvitationResponse.getDefaultInstance());
+  }
+
+  /** An invitation and its session, locked in that order (as every change locks them). */
+  private record Locked(SessionRow session, Invitations.Row invitation) {}
+
+  /** Locks the tenant's invitation {@code id} after its session; NOT_FOUND (INVITATION_NOT_FOUND). */
+  private Locked lock(Tx tx, String id) {
+    String sessionId = store.get(tx.handle(), tx.tenantId(), id).orElseThrow(() -> notFound(id)).sessionId();
+    SessionRow s = Rosters.lock(tx, sessionId);
+    return new Locked(s, store.lock(tx, id));
   }
 
   private static ConveneException notFound(String id) {
