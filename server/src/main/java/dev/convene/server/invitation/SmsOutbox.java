@@ -97,7 +97,10 @@ final class SmsOutbox implements OutsideJobHandler, MessageStatus.Listener {
       return Optional.empty();
     }
     if (!row.get("status").equals("PENDING") && !reconcile) {
-      return Optional.empty(); // revoked or answered before it left: nothing to send
+      // Revoked or answered before it left: nothing to send.
+      tx.handle().createUpdate("UPDATE invitations SET delivery = 'CANCELED' WHERE tenant_id = :tenantId AND id = :id")
+          .bind("tenantId", tx.tenantId()).bind("id", invitationId).execute();
+      return Optional.empty();
     }
     String context = tx.tenantId() + "/" + invitationId;
     String to = new String(platform.secrets().open((byte[]) row.get("phone_sealed"), context + "/phone"),

@@ -287,4 +287,13 @@ class SmsOutboxTest {
     dev.convene.server.testing.GrpcAssertions.assertStatus(io.grpc.Status.Code.FAILED_PRECONDITION, "INVITATION_ANSWERED",
         () -> invitations.resendInvitation(resend));
   }
+
+  @Test
+  void anInvitationRevokedBeforeItsTextLeft_isNeverSent() {
+    String id = sms().getInvitation().getId();
+    invitations.revokeInvitation(RevokeInvitationRequest.newBuilder().setInvitationId(id).build());
+    server.jobs().runOnce();
+    assertEquals(0, twilio.messages.size());
+    assertEquals(InvitationDelivery.INVITATION_DELIVERY_CANCELED, get(id).getDelivery());
+  }
 }
