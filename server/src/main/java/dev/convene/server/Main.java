@@ -117,8 +117,15 @@ public final class Main implements Runnable {
   }
 
   public static JobRunner jobs(Platform platform, List<Feature> features) {
+    return jobs(platform, features, JobRunner.Settings.defaults().lease());
+  }
+
+  /** The job runner over every feature's handlers, claiming jobs for {@code lease} (CONVENE_JOB_LEASE). */
+  public static JobRunner jobs(Platform platform, List<Feature> features, java.time.Duration lease) {
     List<JobHandler> handlers = features.stream().flatMap(f -> f.jobs().stream()).toList();
-    return new JobRunner(platform.uow(), handlers, JobRunner.Settings.defaults());
+    JobRunner.Settings d = JobRunner.Settings.defaults();
+    return new JobRunner(platform.uow(), handlers,
+        new JobRunner.Settings(d.batch(), lease, d.maxAttempts(), d.firstBackoff(), d.maxBackoff()));
   }
 
   public static ValidationInterceptor validation() {
@@ -240,7 +247,7 @@ public final class Main implements Runnable {
       ConveneServer server = new ConveneServer(netty(config.grpcPort()), admission,
           new AuthInterceptor(jdbi, clock, config.authCacheTtl(), config.trustForwardedFor()), validation,
           services(features));
-      JobRunner jobs = jobs(platform, features);
+      JobRunner jobs = jobs(platform, features, config.jobLease());
       Shutdown shutdown = new Shutdown()
           .then("report NOT_SERVING, keep serving for the drain delay, then drain in-flight calls",
               () -> server.shutdown(config.drainDelay(), config.shutdownGrace()))

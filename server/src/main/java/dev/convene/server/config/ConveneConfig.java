@@ -47,6 +47,9 @@ import java.util.Optional;
  *                             Convene's presence and repaired (default PT60S)
  * @param providerEventRetention CONVENE_PROVIDER_EVENT_RETENTION: how long raw provider callbacks are kept
  *                             (default P7D; at least PT2H, so a replayed callback is always recognised)
+ * @param jobLease             CONVENE_JOB_LEASE: how long a replica owns a job it claimed before another may take it
+ *                             over (default PT2M; at least three times CONVENE_PROVIDER_TIMEOUT, so a job still
+ *                             waiting on a provider is never run twice)
  * @param twilioApiBase        CONVENE_TWILIO_API_BASE: for tests and local development only, a base URL
  *                             ({@code http://localhost:8099}) that replaces every {@code https://*.twilio.com} the Twilio
  *                             SDK calls (a local fake); refused in production
@@ -77,7 +80,8 @@ public record ConveneConfig(
     Duration reconcileInterval,
     Duration providerEventRetention,
     String inviteBaseUrl,
-    Optional<String> twilioApiBase) {
+    Optional<String> twilioApiBase,
+    Duration jobLease) {
   public static final String DEFAULT_INVITE_BASE_URL = "http://localhost:8080/join/";
 
 
@@ -113,7 +117,9 @@ public record ConveneConfig(
         atLeast("CONVENE_PROVIDER_EVENT_RETENTION", r.duration("CONVENE_PROVIDER_EVENT_RETENTION", Duration.ofDays(7)),
             Duration.ofHours(2)),
         httpUrl("CONVENE_INVITE_BASE_URL", r.string("CONVENE_INVITE_BASE_URL", DEFAULT_INVITE_BASE_URL)),
-        r.optional("CONVENE_TWILIO_API_BASE").map(v -> httpUrl("CONVENE_TWILIO_API_BASE", v)));
+        r.optional("CONVENE_TWILIO_API_BASE").map(v -> httpUrl("CONVENE_TWILIO_API_BASE", v)),
+        atLeast("CONVENE_JOB_LEASE", r.duration("CONVENE_JOB_LEASE", Duration.ofMinutes(2)),
+            r.duration("CONVENE_PROVIDER_TIMEOUT", Duration.ofSeconds(10)).multipliedBy(3)));
   }
 
   @Override
