@@ -35,8 +35,16 @@ public final class TestPostgres {
     return postgres;
   }
 
+  /** A fresh database and the JDBC URL another process reaches it at. */
+  public record Fresh(Database database, String url) {}
+
   /** A new, migrated database with a pool of {@code poolSize} connections. */
   public static Database freshDatabase(int poolSize) {
+    return fresh(poolSize).database();
+  }
+
+  /** A new, migrated database with a pool of {@code poolSize} connections, and its URL. */
+  public static Fresh fresh(int poolSize) {
     EmbeddedPostgres pg = instance();
     String name = "convene_test_" + counter.incrementAndGet() + "_" + ProcessHandle.current().pid();
     try (var c = pg.getPostgresDatabase().getConnection(); var st = c.createStatement()) {
@@ -44,7 +52,7 @@ public final class TestPostgres {
     } catch (java.sql.SQLException e) {
       throw new IllegalStateException(e);
     }
-    return Database.open("jdbc:postgresql://127.0.0.1:" + pg.getPort() + "/" + name + "?user=postgres", "", "",
-        poolSize, Duration.ofSeconds(5));
+    String url = "jdbc:postgresql://127.0.0.1:" + pg.getPort() + "/" + name + "?user=postgres";
+    return new Fresh(Database.open(url, "", "", poolSize, Duration.ofSeconds(5)), url);
   }
 }
