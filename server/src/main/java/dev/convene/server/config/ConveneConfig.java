@@ -82,7 +82,7 @@ public record ConveneConfig(
     String inviteBaseUrl,
     Optional<String> twilioApiBase,
     Duration jobLease) {
-  public static final String DEFAULT_INVITE_BASE_URL = "http://localhost:8080/join/";
+  public static final String DEFAULT_INVITE_BASE_URL = "http://localhost:8000/?edge=http://localhost:8080";
 
 
   /** True when the deployment declared itself production (CONVENE_ENVIRONMENT=production). */

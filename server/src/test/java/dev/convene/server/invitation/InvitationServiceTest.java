@@ -86,7 +86,7 @@ class InvitationServiceTest {
     assertTrue(inv.getId().startsWith("inv_"));
     assertEquals(InvitationStatus.INVITATION_STATUS_PENDING, inv.getStatus());
     assertEquals(InvitationDelivery.INVITATION_DELIVERY_NOT_APPLICABLE, inv.getDelivery());
-    assertEquals("http://localhost:8080/join/#session=" + s.getId() + "&code=" + created.getCode(), created.getLink());
+    assertEquals("http://localhost:8000/?edge=http://localhost:8080#session=" + s.getId() + "&code=" + created.getCode(), created.getLink());
     assertFalse(roster().containsKey("sam"), "a new guest joins the roster only by accepting");
 
     AcceptInvitationResponse accepted = anonymous.acceptInvitation(accept(created.getCode()));
@@ -236,7 +236,7 @@ class InvitationServiceTest {
     InvitationSettings defaults = invitations.getInvitationSettings(GetInvitationSettingsRequest.getDefaultInstance())
         .getSettings();
     assertEquals(Templates.DEFAULT_SMS, defaults.getSmsTemplate());
-    assertEquals("http://localhost:8080/join/", defaults.getInviteBaseUrl());
+    assertEquals("http://localhost:8000/?edge=http://localhost:8080", defaults.getInviteBaseUrl());
     InvitationSettings mine = InvitationSettings.newBuilder().setSmsTemplate("Dr Ada's clinic: your visit link {link}")
         .setInviteBaseUrl("https://visits.example.org/join/").build();
     assertEquals(mine, invitations.setInvitationSettings(SetInvitationSettingsRequest.newBuilder().setSettings(mine).build())
