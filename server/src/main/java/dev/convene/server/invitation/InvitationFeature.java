@@ -21,7 +21,7 @@ public final class InvitationFeature implements Feature {
   /** {@code inviteBaseUrl}: CONVENE_INVITE_BASE_URL, the join page that invitation links open. */
   public InvitationFeature(Platform platform, TokenFeature tokens, ProviderFeature providers, PresenceFeature presence,
       String inviteBaseUrl) {
-    Templates templates = new Templates(inviteBaseUrl, providers.configs());
+    Templates templates = new Templates(inviteBaseUrl);
     this.service = new InvitationService(platform, new Invitations(platform), tokens.guestCodes(), templates);
     this.outbox = new SmsOutbox(platform, new SmsGateway(providers.configs(), providers.factory()), templates);
     tokens.guestCodes().beforeToken(service::accepted);

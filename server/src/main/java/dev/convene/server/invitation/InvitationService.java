@@ -219,12 +219,8 @@ final class InvitationService extends InvitationServiceGrpc.InvitationServiceImp
   @Override
   public void acceptInvitation(AcceptInvitationRequest req, StreamObserver<AcceptInvitationResponse> out) {
     // Only an invitation's code: a plain access code is redeemed with RedeemAccessCode.
-    GuestCodes.Code code = codes.check(req.getSessionId(), req.getCode());
-    boolean invitation = platform.jdbi().withHandle(h -> store.byCode(h, code.tenantId(), code.id()).isPresent());
-    if (!invitation) {
-      throw ConveneException.notFound(ErrorReason.ACCESS_CODE_NOT_FOUND, "no invitation matches for this session");
-    }
-    GuestCodes.Redeemed r = codes.redeem(req.getSessionId(), req.getCode());
+    GuestCodes.Redeemed r = codes.redeem(req.getSessionId(), req.getCode(),
+        (h, code) -> store.byCode(h, code.tenantId(), code.id()).isPresent());
     AcceptInvitationResponse.Builder b = AcceptInvitationResponse.newBuilder().setGuestCredential(r.credential());
     if (r.token() != null) {
       b.setJoinToken(r.token());
@@ -293,7 +289,7 @@ final class InvitationService extends InvitationServiceGrpc.InvitationServiceImp
 
   /** Locks the tenant's invitation {@code id} after its session; NOT_FOUND (INVITATION_NOT_FOUND). */
   private Locked lock(Tx tx, String id) {
-    String sessionId = store.get(tx.handle(), tx.tenantId(), id).orElseThrow(() -> notFound(id)).sessionId();
+    String sessionId = Invitations.sessionOf(tx.handle(), tx.tenantId(), id).orElseThrow(() -> notFound(id));
     SessionRow s = Rosters.lock(tx, sessionId);
     return new Locked(s, store.lock(tx, id));
   }

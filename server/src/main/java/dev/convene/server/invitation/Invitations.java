@@ -81,6 +81,12 @@ final class Invitations {
         .bind("tenantId", tenantId).bind("id", id).map((rs, ctx) -> row(rs)).findOne();
   }
 
+  /** The session of the tenant's invitation {@code id}: what a change locks first. */
+  static Optional<String> sessionOf(Handle h, String tenantId, String id) {
+    return h.createQuery("SELECT session_id FROM invitations WHERE tenant_id = :tenantId AND id = :id")
+        .bind("tenantId", tenantId).bind("id", id).mapTo(String.class).findOne();
+  }
+
   /** The invitation, locked (its session is locked first by every change). */
   Row lock(Tx tx, String id) {
     return tx.handle().createQuery("SELECT " + COLUMNS + " FROM invitations WHERE tenant_id = :tenantId AND id = :id FOR UPDATE")

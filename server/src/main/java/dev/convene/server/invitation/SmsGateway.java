@@ -22,20 +22,27 @@ class SmsGateway {
     this.factory = factory;
   }
 
-  /** Sends {@code body} to {@code to}; Twilio's message SID. Throws {@link SmsFailure}. */
-  String send(String tenantId, String to, String body, String statusCallback) {
-    return sms(tenantId).send(to, body, statusCallback);
+  /**
+   * Sends {@code body} to {@code to}, asking Twilio to report its status to the tenant's callback URL
+   * (none without a public base URL); Twilio's message SID. Throws {@link SmsFailure}.
+   */
+  String send(String tenantId, String to, String body) {
+    ProviderConfigs.Resolved resolved = twilio(tenantId);
+    return sms(resolved).send(to, body, resolved.callbackUrl(tenantId, ProviderKind.PROVIDER_KIND_TWILIO));
   }
 
   /** The SID of a message sent to {@code to} since {@code since} whose body contains {@code marker}, if any. */
   Optional<String> findSent(String tenantId, String to, Instant since, String marker) {
-    return sms(tenantId).findSent(to, since, marker);
+    return sms(twilio(tenantId)).findSent(to, since, marker);
   }
 
-  private TwilioSms sms(String tenantId) {
-    ProviderSettings.Twilio settings = (ProviderSettings.Twilio) configs.resolve(tenantId, ProviderKind.PROVIDER_KIND_TWILIO)
-        .map(ProviderConfigs.Resolved::settings)
+  private ProviderConfigs.Resolved twilio(String tenantId) {
+    return configs.resolve(tenantId, ProviderKind.PROVIDER_KIND_TWILIO)
         .orElseThrow(() -> SmsFailure.notConfigured("no Twilio is configured for this tenant"));
+  }
+
+  private TwilioSms sms(ProviderConfigs.Resolved resolved) {
+    ProviderSettings.Twilio settings = (ProviderSettings.Twilio) resolved.settings();
     if (!settings.canSendSms()) {
       throw SmsFailure.notConfigured("the tenant's Twilio configuration has no sms_from or messaging_service_sid");
     }

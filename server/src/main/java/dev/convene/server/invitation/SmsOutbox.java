@@ -47,7 +47,10 @@ final class SmsOutbox implements OutsideJobHandler, MessageStatus.Listener {
   }
 
   /** What a run found to do. */
-  private record Work(String to, String code, String body, String callback, boolean reconcile, Instant since) {}
+  private record Work(String to, String code, String body, boolean reconcile, Instant since) {}
+
+  /** The outbox's view of a locked invitation. */
+  private record Outgoing(String delivery, String status, byte[] phoneSealed, byte[] codeSealed, Instant sendStarted) {}
 
   @Override
   public void runOutside(String tenantId, String invitationId) {
@@ -66,7 +69,7 @@ final class SmsOutbox implements OutsideJobHandler, MessageStatus.Listener {
     }
     String sid;
     try {
-      sid = gateway.send(tenantId, w.to(), w.body(), w.callback());
+      sid = gateway.send(tenantId, w.to(), w.body());
     } catch (SmsFailure f) {
       boolean retry = platform.uow().write(tenantId, actor, tx -> failed(tx, invitationId, f));
       if (retry) {
@@ -79,43 +82,41 @@ final class SmsOutbox implements OutsideJobHandler, MessageStatus.Listener {
 
   /** Marks the invitation SENDING (committed before the call) and reads what to send; empty when there is nothing to do. */
   private Optional<Work> claim(Tx tx, String invitationId) {
-    Optional<Map<String, Object>> found = tx.handle().createQuery("""
-            SELECT session_id, delivery, status, phone_sealed, code_sealed, send_started_time FROM invitations
-            WHERE tenant_id = :tenantId AND id = :id
-            """).bind("tenantId", tx.tenantId()).bind("id", invitationId).mapToMap().findOne();
-    if (found.isEmpty()) {
+    Optional<String> sessionId = Invitations.sessionOf(tx.handle(), tx.tenantId(), invitationId);
+    if (sessionId.isEmpty()) {
       return Optional.empty();
     }
-    SessionRow s = Rosters.lock(tx, (String) found.get().get("session_id"));
-    Map<String, Object> row = tx.handle().createQuery("""
+    SessionRow s = Rosters.lock(tx, sessionId.get());
+    Outgoing row = tx.handle().createQuery("""
             SELECT delivery, status, phone_sealed, code_sealed, send_started_time FROM invitations
             WHERE tenant_id = :tenantId AND id = :id FOR UPDATE
-            """).bind("tenantId", tx.tenantId()).bind("id", invitationId).mapToMap().one();
-    String delivery = (String) row.get("delivery");
-    boolean reconcile = delivery.equals("SENDING");
-    if (!reconcile && !delivery.equals("QUEUED")) {
+            """).bind("tenantId", tx.tenantId()).bind("id", invitationId).map((rs, ctx) -> {
+              java.time.OffsetDateTime started = rs.getObject(5, java.time.OffsetDateTime.class);
+              return new Outgoing(rs.getString(1), rs.getString(2), rs.getBytes(3), rs.getBytes(4),
+                  started == null ? null : started.toInstant());
+            }).one();
+    boolean reconcile = row.delivery().equals("SENDING");
+    if (!reconcile && !row.delivery().equals("QUEUED")) {
       return Optional.empty();
     }
-    if (!row.get("status").equals("PENDING") && !reconcile) {
+    if (!row.status().equals("PENDING") && !reconcile) {
       // Revoked or answered before it left: nothing to send.
       tx.handle().createUpdate("UPDATE invitations SET delivery = 'CANCELED' WHERE tenant_id = :tenantId AND id = :id")
           .bind("tenantId", tx.tenantId()).bind("id", invitationId).execute();
       return Optional.empty();
     }
     String context = tx.tenantId() + "/" + invitationId;
-    String to = new String(platform.secrets().open((byte[]) row.get("phone_sealed"), context + "/phone"),
-        StandardCharsets.UTF_8);
-    String code = new String(platform.secrets().open((byte[]) row.get("code_sealed"), context + "/code"),
-        StandardCharsets.UTF_8);
+    String to = new String(platform.secrets().open(row.phoneSealed(), context + "/phone"), StandardCharsets.UTF_8);
+    String code = new String(platform.secrets().open(row.codeSealed(), context + "/code"), StandardCharsets.UTF_8);
     // Every attempt is counted and leaves the row SENDING until its outcome is known; the first
     // attempt's start bounds the search for a message that left without an answer.
-    Instant since = row.get("send_started_time") == null ? tx.now() : toInstant(row.get("send_started_time"));
+    Instant since = row.sendStarted() == null ? tx.now() : row.sendStarted();
     tx.handle().createUpdate("""
             UPDATE invitations SET delivery = 'SENDING', send_started_time = :since, send_attempts = send_attempts + 1
             WHERE tenant_id = :tenantId AND id = :id
             """).bind("since", since).bind("tenantId", tx.tenantId()).bind("id", invitationId).execute();
     String body = Templates.render(templates.settings(tx.handle(), tx.tenantId()), s.id(), code);
-    return Optional.of(new Work(to, code, body, templates.statusCallback(tx.tenantId()), reconcile, since));
+    return Optional.of(new Work(to, code, body, reconcile, since));
   }
 
   private Object sent(Tx tx, String invitationId, String sid, boolean found) {
@@ -205,12 +206,6 @@ final class SmsOutbox implements OutsideJobHandler, MessageStatus.Listener {
   }
 
   private static SessionRow lockSession(Tx tx, String invitationId) {
-    String sessionId = tx.handle().createQuery("SELECT session_id FROM invitations WHERE tenant_id = :tenantId AND id = :id")
-        .bind("tenantId", tx.tenantId()).bind("id", invitationId).mapTo(String.class).one();
-    return Rosters.lock(tx, sessionId);
-  }
-
-  private static Instant toInstant(Object value) {
-    return value instanceof java.time.OffsetDateTime o ? o.toInstant() : ((java.sql.Timestamp) value).toInstant();
+    return Rosters.lock(tx, Invitations.sessionOf(tx.handle(), tx.tenantId(), invitationId).orElseThrow());
   }
 }

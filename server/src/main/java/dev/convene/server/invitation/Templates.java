@@ -2,18 +2,14 @@ package dev.convene.server.invitation;
 
 import dev.convene.server.grpc.ConveneException;
 import dev.convene.server.platform.Tx;
-import dev.convene.server.provider.ProviderConfigs;
 import dev.convene.v1.ErrorReason;
 import dev.convene.v1.InvitationSettings;
-import dev.convene.v1.ProviderKind;
 import java.util.Optional;
 import org.jdbi.v3.core.Handle;
 
 /**
- * What an invitation says and where its link and delivery callbacks point: the tenant's SMS text
- * around the link and its join page (else the defaults: {@link #DEFAULT_SMS}, CONVENE_INVITE_BASE_URL),
- * and Twilio's status callback URL (the tenant's public base URL, as for room callbacks). An SMS
- * text must fit in {@link #MAX_SEGMENTS} segments with the longest link.
+ * What an invitation says and where its link points: the tenant's SMS text around the link and
+ * its join page (else the defaults: {@link #DEFAULT_SMS}, CONVENE_INVITE_BASE_URL). An SMS text must fit in {@link #MAX_SEGMENTS} segments with the longest link.
  */
 final class Templates {
   static final String DEFAULT_SMS = "You are invited to a video visit. Join here: {link}";
@@ -33,11 +29,9 @@ final class Templates {
   }
 
   private final String defaultBaseUrl;
-  private final ProviderConfigs configs;
 
-  Templates(String defaultBaseUrl, ProviderConfigs configs) {
+  Templates(String defaultBaseUrl) {
     this.defaultBaseUrl = defaultBaseUrl;
-    this.configs = configs;
   }
 
   Settings settings(Handle h, String tenantId) {
@@ -106,9 +100,4 @@ final class Templates {
     return septets <= 160 ? 1 : (septets + 152) / 153;
   }
 
-  /** Where Twilio reports the message's status; null when the tenant configured no public base URL. */
-  String statusCallback(String tenantId) {
-    return configs.resolve(tenantId, ProviderKind.PROVIDER_KIND_TWILIO)
-        .map(r -> r.callbackUrl(tenantId, ProviderKind.PROVIDER_KIND_TWILIO)).orElse(null);
-  }
 }

@@ -24,7 +24,8 @@ final class ProviderEvents {
 
   private final Platform platform;
   private final Duration retention;
-  private final java.util.List<MessageStatus.Listener> messageListeners = new java.util.concurrent.CopyOnWriteArrayList<>();
+  /** The feature that sent the messages whose status callbacks come here; none until wired. */
+  private volatile MessageStatus.Listener messages;
 
   ProviderEvents(Platform platform, Duration retention) {
     this.platform = platform;
@@ -33,7 +34,7 @@ final class ProviderEvents {
 
   /** Adds the feature that applies message status callbacks (registered once, when the features are wired). */
   void onMessageStatus(MessageStatus.Listener listener) {
-    messageListeners.add(listener);
+    messages = listener;
   }
 
   Result record(String tenantId, ProviderKind kind, ProviderCallback cb, String contentType, byte[] body) {
@@ -73,11 +74,8 @@ final class ProviderEvents {
 
   private String apply(dev.convene.server.platform.Tx tx, ProviderKind kind, ProviderCallback cb) {
     if (cb.change() == ProviderCallback.Change.MESSAGE_STATUS) {
-      String outcome = "IGNORED";
-      for (MessageStatus.Listener l : messageListeners) {
-        outcome = l.apply(tx, cb.message());
-      }
-      return outcome;
+      MessageStatus.Listener listener = messages;
+      return listener == null ? ProviderPresence.Outcome.IGNORED.name() : listener.apply(tx, cb.message());
     }
     if (cb.roomName() == null || cb.roomName().isEmpty()) {
       return cb.change() == ProviderCallback.Change.NONE ? "STORED" : ProviderPresence.Outcome.IGNORED.name();

@@ -19,8 +19,8 @@ import java.util.Set;
  * participant list with Convene's presence and repairs what differs, with corrective
  * PARTICIPANT_JOINED/LEFT events (source {@code reconciliation}). Scheduled to run at once when the
  * room becomes active; it re-schedules itself every {@code interval} while the room lives, so a
- * missed callback is repaired within one interval (plus the job runner's own interval). Jitsi, which cannot list participants, is
- * not reconciled.
+ * missed callback is repaired within one interval (plus the job runner's own interval). Jitsi rooms,
+ * which cannot list participants, never get the job (Rosters.setRoom).
  */
 final class ReconcileJob implements OutsideJobHandler {
   /** The most a join or leave is given to reach the provider before reconciliation judges it. */
@@ -50,9 +50,6 @@ final class ReconcileJob implements OutsideJobHandler {
       return;
     }
     ProviderKind kind = ProviderKind.valueOf(room.get().provider());
-    if (kind == ProviderKind.PROVIDER_KIND_JITSI) {
-      return;
-    }
     Instant listedAt = platform.clock().instant();
     Set<String> connected = new HashSet<>();
     boolean listed = providers.call(tenantId, kind, "listing the room's participants",

@@ -131,21 +131,19 @@ public final class ProviderPresence {
     }
     SessionRow s = locked.get();
     SessionChanges changes = new SessionChanges(tx);
-    List<Map<String, Object>> roster = tx.handle().createQuery("""
-            SELECT user_id, present, provider_event_time, GREATEST(last_join_time, last_leave_time) AS last_move
+    List<Observed> roster = tx.handle().createQuery("""
+            SELECT user_id, present, provider_event_time, GREATEST(last_join_time, last_leave_time)
             FROM participants
             WHERE tenant_id = :tenantId AND session_id = :sessionId ORDER BY id
-            """).bind("tenantId", tx.tenantId()).bind("sessionId", s.id()).mapToMap().list();
-    for (Map<String, Object> row : roster) {
-      String userId = (String) row.get("user_id");
-      boolean present = (Boolean) row.get("present");
+            """).bind("tenantId", tx.tenantId()).bind("sessionId", s.id())
+        .map((rs, ctx) -> new Observed(rs.getString(1), rs.getBoolean(2), instant(rs, 3), instant(rs, 4))).list();
+    for (Observed row : roster) {
+      String userId = row.userId();
       boolean listed = connected.contains(userId);
-      Object last = row.get("provider_event_time");
-      boolean newerEvent = last != null && !toInstant(last).isBefore(listedAt);
+      boolean newerEvent = row.providerTime() != null && !row.providerTime().isBefore(listedAt);
       // A join or leave this recent may not have reached the provider yet (the client still connecting).
-      Object moved = row.get("last_move");
-      boolean recent = moved != null && toInstant(moved).isAfter(listedAt.minus(settle));
-      if (present == listed || newerEvent || recent) {
+      boolean recent = row.lastMove() != null && row.lastMove().isAfter(listedAt.minus(settle));
+      if (row.present() == listed || newerEvent || recent) {
         continue;
       }
       Optional<SessionRow> next = move(changes, s, changes.participant(s, userId), listed, FROM_RECONCILIATION);
@@ -158,14 +156,12 @@ public final class ProviderPresence {
     return changed;
   }
 
-  private static Instant toInstant(Object value) {
-    if (value instanceof java.time.OffsetDateTime o) {
-      return o.toInstant();
-    }
-    if (value instanceof java.sql.Timestamp t) {
-      return t.toInstant();
-    }
-    return (Instant) value;
+  /** A roster entry as reconciliation weighs it: presence, newest provider observation, last move. */
+  private record Observed(String userId, boolean present, Instant providerTime, Instant lastMove) {}
+
+  private static Instant instant(java.sql.ResultSet rs, int column) throws java.sql.SQLException {
+    java.time.OffsetDateTime t = rs.getObject(column, java.time.OffsetDateTime.class);
+    return t == null ? null : t.toInstant();
   }
 
   /**

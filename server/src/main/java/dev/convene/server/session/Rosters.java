@@ -41,12 +41,14 @@ public final class Rosters {
   }
 
   /**
-   * Records the session's provider and room as they are now; a room that becomes active is from
-   * then on reconciled with the provider (SessionChanges.RECONCILE_JOB, first at once, then every
+   * Records the session's provider and room as they are now; a room that becomes active (on a
+   * provider that can list its participants) is from then on reconciled with the provider (SessionChanges.RECONCILE_JOB, first at once, then every
    * reconcile interval).
    */
   public static void setRoom(Tx tx, SessionRow s, SessionRow.Room room) {
-    if (SessionChanges.ROOM_ACTIVE.equals(room.state()) && !SessionChanges.ROOM_ACTIVE.equals(s.room().state())) {
+    // Jitsi cannot list a room's participants: nothing to reconcile with.
+    if (SessionChanges.ROOM_ACTIVE.equals(room.state()) && !SessionChanges.ROOM_ACTIVE.equals(s.room().state())
+        && !"PROVIDER_KIND_JITSI".equals(room.provider())) {
       tx.schedule(SessionChanges.RECONCILE_JOB, s.id(), tx.now());
     }
     tx.handle().createUpdate("""

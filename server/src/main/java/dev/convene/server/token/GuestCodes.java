@@ -119,13 +119,22 @@ public final class GuestCodes {
    * yields no token and no lobby wait gives its use back.
    */
   public Redeemed redeem(String sessionId, String typed) {
+    return redeem(sessionId, typed, (h, c) -> true);
+  }
+
+  /**
+   * Redeems only a code that {@code accepts}: one that matches but is not accepted is NOT_FOUND
+   * (ACCESS_CODE_NOT_FOUND) as if it matched nothing (AcceptInvitation takes invitations' codes only).
+   */
+  public Redeemed redeem(String sessionId, String typed, java.util.function.BiPredicate<Handle, Code> accepts) {
     List<Throttle.Key> keys = Throttle.keys(ClientAddress.current(), sessionId);
     throttle.check(keys);
     Instant now = platform.clock().instant();
     AccessCodes.Row code;
     try {
-      code = platform.jdbi().inTransaction(h -> codes.claimUse(h,
-          codes.find(h, sessionId, typed).orElseThrow(GuestCodes::notFound), now));
+      code = platform.jdbi().inTransaction(h -> codes.claimUse(h, codes.find(h, sessionId, typed)
+          .filter(r -> accepts.test(h, new Code(r.tenantId(), r.id(), r.sessionId(), r.userId())))
+          .orElseThrow(GuestCodes::notFound), now));
     } catch (ConveneException e) {
       throttle.failed(keys);
       throw e;
