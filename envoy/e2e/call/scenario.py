@@ -10,9 +10,13 @@ network namespace and runs this with:
   GATE_URL         http://127.0.0.1:<port> of webhook_gate.py (LiveKit's webhook target)
   DRIVER           client-stubs/web/join/test/driver.mjs;  SHOTS  the screenshot directory
   RECONCILE_SECONDS  the servers' CONVENE_RECONCILE_INTERVAL in seconds
+  TWILIO_URL       http://127.0.0.1:<port> of fake_twilio.py (the replicas' CONVENE_TWILIO_API_BASE)
+  TENANT           the tenant's id
+  E2E_TWILIO_ACCOUNT_SID, E2E_TWILIO_API_KEY_SID, E2E_TWILIO_API_KEY_SECRET, E2E_TWILIO_AUTH_TOKEN
+                   the tenant's (fake) Twilio account, configured in step 7 (secrets never printed)
 
 Prints PASS/FAIL (and SKIP) lines; exits 1 if any check failed. Tokens, codes, credentials and
-keys are never printed, and join links (which carry codes) neither.
+keys are never printed, and join links (which carry codes), SMS texts and phone numbers neither.
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ import os
 import sys
 import time
 import traceback
+import re
+import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -30,12 +37,15 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
 sys.path.insert(0, str(ROOT / "server/src/test/livekit-e2e"))
 import scenario as lke  # noqa: E402  the LiveKit e2e's LiveKit, Participant, check and safe
+sys.path.insert(0, str(ROOT / "envoy/e2e"))
+from webhooks import twilio_signature  # noqa: E402  X-Twilio-Signature (PROVIDERS.md section 3)
 
 import grpc  # noqa: E402
 from google.protobuf import duration_pb2, timestamp_pb2  # noqa: E402
 from livekit import api, rtc  # noqa: E402
 
 from convene import ConveneClient, error_details  # noqa: E402
+from convene.v1 import (invitation_service_pb2 as inv, invitation_service_pb2_grpc)  # noqa: E402
 from convene.v1 import (call_service_pb2 as cs, call_service_pb2_grpc, provider_config_service_pb2 as pc,  # noqa: E402
                         provider_config_service_pb2_grpc, provider_pb2, session_pb2, session_service_pb2 as ss,
                         session_service_pb2_grpc, token_service_pb2 as ts, token_service_pb2_grpc)
@@ -123,6 +133,7 @@ class Convene:
         self.tokens = token_service_pb2_grpc.TokenServiceStub(ch)
         self.calls = call_service_pb2_grpc.CallServiceStub(ch)
         self.providers = provider_config_service_pb2_grpc.ProviderConfigServiceStub(ch)
+        self.invitations = invitation_service_pb2_grpc.InvitationServiceStub(ch)
 
     def rpc(self, what: str, call, request):
         try:
@@ -406,6 +417,131 @@ async def run(lk, cv: Convene, browser: Browser, host: HostWithVideo) -> None:
     finally:
         gate("forward")
         await late.close()
+
+    await invitation_by_sms(lk, cv, browser)
+
+
+def http(method: str, url: str, body: bytes | None = None, headers: dict | None = None) -> tuple[int, bytes]:
+    req = urllib.request.Request(url, data=body, headers=headers or {}, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=T) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def fake_messages() -> list[dict]:
+    return json.loads(http("GET", os.environ["TWILIO_URL"] + "/_messages")[1])["messages"]
+
+
+def masked(phone: str) -> str:
+    return phone[:2] + "*" * (len(phone) - 6) + phone[-4:] if phone else repr(phone)
+
+
+async def invitation_by_sms(lk, cv: Convene, browser: Browser) -> None:
+    print("\n== 7. an SMS invitation end to end through Envoy: REST, outbox, Twilio, status callbacks, the page", flush=True)
+    edge_base = "http://" + os.environ["EDGE"]
+    tenant = os.environ["TENANT"]
+    token = os.environ["E2E_TWILIO_AUTH_TOKEN"]
+    account = os.environ["E2E_TWILIO_ACCOUNT_SID"]
+    phone, sender = "+14155550123", "+15005550006"
+    cfg = cv.rpc("SetProviderConfig (Twilio)", cv.providers.SetProviderConfig, pc.SetProviderConfigRequest(
+        config=pc.ProviderConfig(provider=provider_pb2.PROVIDER_KIND_TWILIO, default=False, status_callback_base_url=edge_base,
+                                 twilio=pc.TwilioConfig(account_sid=account, api_key_sid=os.environ["E2E_TWILIO_API_KEY_SID"],
+                                                        api_key_secret=os.environ["E2E_TWILIO_API_KEY_SECRET"],
+                                                        auth_token=token, sms_from=sender))))
+    default = cv.providers.GetProviderConfig(pc.GetProviderConfigRequest(provider=provider_pb2.PROVIDER_KIND_LIVEKIT), timeout=T)
+    check("SetProviderConfig: Twilio (not default) with sms_from and status_callback_base_url = the edge; LiveKit stays default",
+          cfg.config.twilio.sms_from == sender and cfg.config.status_callback_base_url == edge_base and not cfg.config.default
+          and default.config.default, f"stored secrets {list(cfg.config.stored_secrets)}")
+    ses = cv.create(f"call-{int(time.time())}-sms", roster=(("dr", "Dr Ada", "HOST"),))
+    before = len(fake_messages())
+
+    # a. CreateInvitation over REST, through Envoy's transcoder
+    status, raw = http("POST", f"{edge_base}/v1/sessions/{ses.id}/invitations", json.dumps({
+        "userId": "sam", "guestRole": "PARTICIPANT_ROLE_PARTICIPANT", "guestDisplayName": "Sam",
+        "channel": "INVITATION_CHANNEL_SMS", "phone": phone}).encode(),
+        {"authorization": "Bearer " + os.environ["CONVENE_API_KEY"], "content-type": "application/json"})
+    created = json.loads(raw) if raw.startswith(b"{") else {}
+    invitation = created.get("invitation", {})
+    link_ = created.get("link", "")
+    inv_id = invitation.get("id", "")
+    check("POST /v1/sessions/{id}/invitations (REST through Envoy): 200, an SMS invitation for sam, delivery QUEUED, a link to the page",
+          status == 200 and inv_id.startswith("inv_") and invitation.get("delivery") == "INVITATION_DELIVERY_QUEUED"
+          and invitation.get("channel") == "INVITATION_CHANNEL_SMS" and link_.startswith(os.environ["PAGE_URL"])
+          and f"#session={ses.id}&code=" in link_,
+          f"HTTP {status}, {inv_id}, delivery {invitation.get('delivery')}, phone {invitation.get('phoneMasked')!r}, "
+          f"link to {link_.split('#')[0].split('?')[0]!r}" if status == 200 else f"HTTP {status} {safe(raw.decode(errors='replace'), 200)}")
+
+    def get() -> inv.Invitation:
+        return cv.invitations.GetInvitation(inv.GetInvitationRequest(invitation_id=inv_id), timeout=T).invitation
+
+    def delivery() -> str:
+        return inv.InvitationDelivery.Name(get().delivery).replace("INVITATION_DELIVERY_", "")
+
+    # b. the outbox texts it through the fake Twilio
+    t0 = time.monotonic()
+    arrived = await until(lambda: len(fake_messages()) > before, 15)
+    took = time.monotonic() - t0
+    await asyncio.sleep(1.5)  # one more job round: a second send would show here
+    got = fake_messages()[before:]
+    m = got[0] if got else {}
+    callback = f"{edge_base}/webhooks/twilio/{tenant}"
+    check("the outbox texts it within 15 s: exactly one message, To the number, From sms_from, its Body holds the link",
+          bool(arrived) and len(got) == 1 and m.get("to") == phone and m.get("from") == sender and bool(link_)
+          and link_ in m.get("body", "") and m.get("account") == account and m.get("basic_auth"),
+          f"{len(got)} message(s) after {took:.1f} s, To {masked(m.get('to', ''))}, From {m.get('from')}, "
+          f"{m.get('sid', '')[:2]}+{len(m.get('sid', '')) - 2} hex, body of {len(m.get('body', ''))} chars")
+    check("its StatusCallback is <edge>/webhooks/twilio/<tenant>", m.get("status_callback") == callback,
+          f"{m.get('status_callback')!r}")
+    sent = await until(lambda: delivery() == "SENT", 5)
+    check("GetInvitation: delivery SENT", bool(sent), f"delivery {delivery()}")
+
+    # c. Twilio's status callbacks, signed, through Envoy
+    def status_callback(state: str) -> tuple[int, bytes]:
+        params = {"AccountSid": account, "ApiVersion": "2010-04-01", "From": sender, "To": phone,
+                  "MessageSid": m.get("sid", ""), "MessageStatus": state, "SmsSid": m.get("sid", ""), "SmsStatus": state}
+        if state == "delivered":
+            params["RawDlrDoneDate"] = time.strftime("%y%m%d%H%M", time.gmtime())
+        return http("POST", m.get("status_callback") or callback, urllib.parse.urlencode(params).encode(),
+                    {"content-type": "application/x-www-form-urlencoded",
+                     "x-twilio-signature": twilio_signature(token, m.get("status_callback") or callback, params)})
+    status, raw = status_callback("delivered")
+    check("Twilio's 'delivered' callback (X-Twilio-Signature) through Envoy: 200", status == 200,
+          f"HTTP {status} {safe(raw.decode(errors='replace'), 120)}")
+    done = await until(lambda: delivery() == "DELIVERED", 5)
+    check("GetInvitation: delivery DELIVERED", bool(done), f"delivery {delivery()}")
+    status, raw = status_callback("sent")
+    await asyncio.sleep(0.5)
+    check("a late 'sent' callback: 200, and delivery stays DELIVERED", status == 200 and delivery() == "DELIVERED",
+          f"HTTP {status} {safe(raw.decode(errors='replace'), 120)}, delivery {delivery()}")
+
+    # d. the SMS's link in the page
+    found = re.search(r"https?://\S+", m.get("body", ""))
+    await browser.do("open", tab="sam", url=found.group(0) if found else "about:blank")
+    r = await browser.wait("sam", ["connected", "error", "left", "removed"], 40)
+    look = r.get("look", {})
+    check("the SMS's link opens the page, which redeems the code and connects to LiveKit", look.get("state") == "connected",
+          brief(look))
+    accepted = await until(lambda: get().status == inv.INVITATION_STATUS_ACCEPTED, 5)
+    check("GetInvitation: status ACCEPTED", bool(accepted),
+          f"status {inv.InvitationStatus.Name(get().status)}, delivery {delivery()}")
+
+    def sam():
+        ps = cv.sessions.ListParticipants(ss.ListParticipantsRequest(session_id=ses.id), timeout=T).participants
+        return next((p for p in ps if p.user_id == "sam"), None)
+    on = await until(lambda: (p := sam()) is not None and p.present, 10)
+    p = sam()
+    check("ListParticipants: sam on the roster as PARTICIPANT (display name Sam), present",
+          p is not None and p.role == session_pb2.PARTICIPANT_ROLE_PARTICIPANT and p.display_name == "Sam" and bool(on),
+          f"role {session_pb2.ParticipantRole.Name(p.role) if p else None}, present {p.present if p else None}")
+    in_room = await lke.wait_until(lambda: _has(lk, ses.id, "sam"), 10)
+    check("LiveKit lists sam in the session's room", in_room, f"identities {sorted(await lk.participants(ses.id))}"
+          if in_room else "sam not in the room")
+    await browser.look_until("sam", lambda l: l.get("selfVideoPlaying"), 10)
+    r = await browser.do("screenshot", tab="sam", path=str(SHOTS / "invited.png"))
+    check("screenshot invited.png", r.get("ok") and (SHOTS / "invited.png").stat().st_size > 0)
+    await browser.do("close", tab="sam")
 
 
 async def _has(lk, room: str, identity: str) -> bool:
