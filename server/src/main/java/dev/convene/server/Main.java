@@ -21,6 +21,7 @@ import dev.convene.server.platform.UnitOfWork;
 import dev.convene.server.session.SessionFeature;
 import dev.convene.server.credential.CredentialFeature;
 import dev.convene.server.provider.ProviderFactory;
+import dev.convene.server.group.GroupFeature;
 import dev.convene.server.invitation.InvitationFeature;
 import dev.convene.server.presence.PresenceFeature;
 import dev.convene.server.provider.ProviderFeature;
@@ -109,7 +110,8 @@ public final class Main implements Runnable {
     TokenFeature tokens = new TokenFeature(platform, providers, credentials.issuer());
     PresenceFeature presence = new PresenceFeature(platform, providers, settings.presence());
     return List.of(new SessionFeature(platform), credentials, providers, tokens, new CallFeature(platform, providers),
-        presence, new InvitationFeature(platform, tokens, providers, presence, settings.inviteBaseUrl()));
+        presence, new InvitationFeature(platform, tokens, providers, presence, settings.inviteBaseUrl()),
+        new GroupFeature(platform, tokens));
   }
 
   public static List<BindableService> services(List<Feature> features) {

@@ -24,7 +24,11 @@ public final class EventLog {
   /** The most events one transaction may append: the low 16 bits of a position number them. */
   static final int MAX_EVENTS_PER_TRANSACTION = 1 << 16;
 
-  static final RowMapper<EventRow> ROW = EventLog::row;
+  /**
+   * Maps {@code position, aggregate_type, aggregate_id, aggregate_seq, type, actor, event_time,
+   * payload::text}: for views of the log that other features query (a group's activity feed).
+   */
+  public static final RowMapper<EventRow> ROW = EventLog::row;
 
   private static final String COLUMNS =
       "position, aggregate_type, aggregate_id, aggregate_seq, type, actor, event_time, payload::text AS payload";

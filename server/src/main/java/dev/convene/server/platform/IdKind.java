@@ -13,6 +13,7 @@ public enum IdKind {
   CREDENTIAL("crd"),
   ACCESS_CODE("acc"),
   INVITATION("inv"),
+  GROUP("grp"),
   JOIN_TOKEN("tok");
 
   private final String prefix;

@@ -72,6 +72,51 @@ public final class Rosters {
     return SessionStore.findParticipant(tx.handle(), tx.tenantId(), s.id(), userId);
   }
 
+  /**
+   * Creates, in {@code tx}, the session {@code req} describes with its roster, as CreateSession does
+   * (without a request id; a taken external_ref fails the insert).
+   */
+  public static SessionRow create(Tx tx, dev.convene.server.platform.IdGenerator ids,
+      dev.convene.v1.CreateSessionRequest req) {
+    return SessionService.create(new SessionChanges(tx), ids, req, null).orElseThrow();
+  }
+
+  /**
+   * Ends the locked session {@code s}: COMPLETED once IN_PROGRESS, CANCELLED with {@code reason}
+   * before it started; a terminal session is returned as it is. Presence closes and the provider
+   * room ends, as EndSession and CancelSession do.
+   */
+  public static SessionRow end(Tx tx, SessionRow s, String reason) {
+    if (SessionStatusMachine.terminal(s.status())) {
+      return s;
+    }
+    SessionChanges changes = new SessionChanges(tx);
+    return s.status().equals(SessionStatusMachine.IN_PROGRESS)
+        ? changes.moveTo(s, SessionStatusMachine.COMPLETED, "")
+        : changes.moveTo(s, SessionStatusMachine.CANCELLED, reason);
+  }
+
+  /** Whether the session has ended (COMPLETED, CANCELLED, NO_SHOW, FAILED). */
+  public static boolean terminal(SessionRow s) {
+    return SessionStatusMachine.terminal(s.status());
+  }
+
+  /** The tenant's session as it is now, unlocked. */
+  public static java.util.Optional<SessionRow> read(Handle h, String tenantId, String sessionId) {
+    return SessionStore.read(h, tenantId, sessionId);
+  }
+
+  /** The session as the contract shows it. */
+  public static dev.convene.v1.Session toProto(SessionRow s) {
+    return SessionMapper.toProto(s);
+  }
+
+  /** The session's roster, present participants first, then in roster order; at most {@code limit}. */
+  public static java.util.List<dev.convene.v1.Participant> roster(Handle h, String tenantId, String sessionId,
+      int limit) {
+    return SessionStore.roster(h, tenantId, sessionId, limit).stream().map(SessionMapper::toProto).toList();
+  }
+
   /** Appends an event to the session's log (the caller holds the session's lock). */
   public static void event(Tx tx, SessionRow s, SessionEventType type, Map<String, ?> payload) {
     new SessionChanges(tx).event(s, type, payload);

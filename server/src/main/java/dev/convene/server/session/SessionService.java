@@ -94,38 +94,9 @@ public final class SessionService extends SessionServiceGrpc.SessionServiceImplB
   private SessionRow insert(CreateSessionRequest req, byte[] fingerprint) {
     try {
       return inTransaction(changes -> {
-        var tx = changes.tx();
-        Instant now = tx.now();
-        SessionSettings in = req.getSettings();
-        long grace = (in.hasNoShowGrace() ? ProtoTime.javaDuration(in.getNoShowGrace()) : DEFAULT_NO_SHOW_GRACE).toMillis();
-        Instant start = ProtoTime.instant(req.getScheduledStartTime());
-        SessionRow row = new SessionRow(ids.next(IdKind.SESSION), tx.tenantId(), req.getExternalRef(),
-            req.getRequestId().isEmpty() ? null : req.getRequestId(), req.getTitle(), SessionMapper.name(req.getMedia()),
-            SCHEDULED, start, ProtoTime.instant(req.getScheduledEndTime()),
-            in.getMaxParticipants() == 0 ? DEFAULT_MAX_PARTICIPANTS : in.getMaxParticipants(), in.getLobbyEnabled(),
-            grace,
-            (in.hasEmptyTimeout() ? ProtoTime.javaDuration(in.getEmptyTimeout()) : DEFAULT_EMPTY_TIMEOUT).toMillis(),
-            Json.ofStringMap(req.getMetadataMap()), "", new String[0], now, now, null, null, null,
-            start.plusMillis(grace), 0,
-            (in.hasJoinLead() ? ProtoTime.javaDuration(in.getJoinLead()) : DEFAULT_JOIN_LEAD).toMillis(),
-            req.getProvider() == ProviderKind.PROVIDER_KIND_UNSPECIFIED ? SessionRow.Room.NONE
-                : new SessionRow.Room(req.getProvider().name(), null, null, null),
-            in.getDuplicateIdentity() == DuplicateIdentityPolicy.DUPLICATE_IDENTITY_POLICY_UNSPECIFIED
-                ? "REPLACE_EXISTING" : in.getDuplicateIdentity().name().substring("DUPLICATE_IDENTITY_POLICY_".length()),
-            SessionRow.Recording.OFF);
-        // The contract guarantees the roster repeats no user, so it goes in with the session.
-        Optional<SessionRow> stored = SessionStore.insertSession(tx.handle(), row, fingerprint, req.getParticipantsList());
-        if (stored.isEmpty()) {
-          // A concurrent create with the same request_id won the insert; return its session.
-          return earlier(row.tenantId(), req, fingerprint).orElseThrow();
-        }
-        changes.event(row, SessionEventType.SESSION_EVENT_TYPE_SESSION_CREATED,
-            Map.of("external_ref", row.externalRef(), "status", SCHEDULED));
-        for (ParticipantSpec p : req.getParticipantsList()) {
-          changes.participantAdded(row, p.getUserId(), SessionMapper.name(p.getRole()));
-        }
-        tx.schedule(SessionChanges.NO_SHOW_JOB, row.id(), row.noShowDeadline());
-        return stored.get();
+        Optional<SessionRow> stored = create(changes, ids, req, fingerprint);
+        // Empty: a concurrent create with the same request_id won the insert; return its session.
+        return stored.orElseGet(() -> earlier(changes.tx().tenantId(), req, fingerprint).orElseThrow());
       });
     } catch (UnableToExecuteStatementException e) {
       if (isUniqueViolation(e, "sessions_external_ref")) {
@@ -139,6 +110,47 @@ public final class SessionService extends SessionServiceGrpc.SessionServiceImplB
       }
       throw e;
     }
+  }
+
+  /**
+   * Inserts the session {@code req} asks for, with its roster, events and no-show job, in the
+   * transaction of {@code changes}; empty when another create took its request id (not when
+   * {@code fingerprint} is null: then it has none). ALREADY_EXISTS for a taken external_ref surfaces
+   * as the insert's unique violation.
+   */
+  static Optional<SessionRow> create(SessionChanges changes, IdGenerator ids, CreateSessionRequest req,
+      byte[] fingerprint) {
+    var tx = changes.tx();
+    Instant now = tx.now();
+    SessionSettings in = req.getSettings();
+    long grace = (in.hasNoShowGrace() ? ProtoTime.javaDuration(in.getNoShowGrace()) : DEFAULT_NO_SHOW_GRACE).toMillis();
+    Instant start = ProtoTime.instant(req.getScheduledStartTime());
+    SessionRow row = new SessionRow(ids.next(IdKind.SESSION), tx.tenantId(), req.getExternalRef(),
+        req.getRequestId().isEmpty() ? null : req.getRequestId(), req.getTitle(), SessionMapper.name(req.getMedia()),
+        SCHEDULED, start, ProtoTime.instant(req.getScheduledEndTime()),
+        in.getMaxParticipants() == 0 ? DEFAULT_MAX_PARTICIPANTS : in.getMaxParticipants(), in.getLobbyEnabled(),
+        grace,
+        (in.hasEmptyTimeout() ? ProtoTime.javaDuration(in.getEmptyTimeout()) : DEFAULT_EMPTY_TIMEOUT).toMillis(),
+        Json.ofStringMap(req.getMetadataMap()), "", new String[0], now, now, null, null, null,
+        start.plusMillis(grace), 0,
+        (in.hasJoinLead() ? ProtoTime.javaDuration(in.getJoinLead()) : DEFAULT_JOIN_LEAD).toMillis(),
+        req.getProvider() == ProviderKind.PROVIDER_KIND_UNSPECIFIED ? SessionRow.Room.NONE
+            : new SessionRow.Room(req.getProvider().name(), null, null, null),
+        in.getDuplicateIdentity() == DuplicateIdentityPolicy.DUPLICATE_IDENTITY_POLICY_UNSPECIFIED
+            ? "REPLACE_EXISTING" : in.getDuplicateIdentity().name().substring("DUPLICATE_IDENTITY_POLICY_".length()),
+        SessionRow.Recording.OFF);
+    // The contract guarantees the roster repeats no user, so it goes in with the session.
+    Optional<SessionRow> stored = SessionStore.insertSession(tx.handle(), row, fingerprint, req.getParticipantsList());
+    if (stored.isEmpty()) {
+      return stored;
+    }
+    changes.event(row, SessionEventType.SESSION_EVENT_TYPE_SESSION_CREATED,
+        Map.of("external_ref", row.externalRef(), "status", SCHEDULED));
+    for (ParticipantSpec p : req.getParticipantsList()) {
+      changes.participantAdded(row, p.getUserId(), SessionMapper.name(p.getRole()));
+    }
+    tx.schedule(SessionChanges.NO_SHOW_JOB, row.id(), row.noShowDeadline());
+    return stored;
   }
 
   /** True when {@code e} is a unique violation of {@code constraint}, by the name PostgreSQL reports. */

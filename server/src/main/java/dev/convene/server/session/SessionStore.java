@@ -121,6 +121,23 @@ final class SessionStore {
         .map(PARTICIPANT).list());
   }
 
+  /** The tenant's session, unlocked, through Jdbi (for other features' reads inside their own handle). */
+  static Optional<SessionRow> read(Handle h, String tenantId, String id) {
+    return h.createQuery("SELECT " + SESSION_COLUMNS + " FROM sessions s WHERE s.tenant_id = :tenantId AND s.id = :id")
+        .bind("tenantId", tenantId).bind("id", id).map(SESSION).findOne();
+  }
+
+  /** The session's roster, present participants first, then in roster order. */
+  static List<ParticipantRow> roster(Handle h, String tenantId, String sessionId, int limit) {
+    return h.createQuery("SELECT " + PARTICIPANT_COLUMNS + """
+            FROM participants
+            WHERE tenant_id = :tenantId AND session_id = :sessionId
+            ORDER BY present DESC, id
+            LIMIT :limit
+            """)
+        .bind("tenantId", tenantId).bind("sessionId", sessionId).bind("limit", limit).map(PARTICIPANT).list();
+  }
+
   /** Who waits in the session's lobby, longest waiting first. */
   static List<ParticipantRow> lobby(Handle h, String tenantId, String sessionId, int limit) {
     return h.createQuery("SELECT " + PARTICIPANT_COLUMNS + """

@@ -14,9 +14,10 @@ public final class TokenFeature implements Feature {
   private final TokenService service;
   private final EndRoomJob endRoom;
   private final GuestCodes guestCodes;
+  private final JoinTokens joinTokens;
 
   public TokenFeature(Platform platform, ProviderFeature providers, CredentialIssuer credentials) {
-    JoinTokens joinTokens = new JoinTokens(platform, providers.configs(), providers.factory());
+    this.joinTokens = new JoinTokens(platform, providers.configs(), providers.factory());
     AccessCodes codes = new AccessCodes(platform,
         ServerSecrets.shared(platform.jdbi(), platform.clock(), platform.secrets(), "access_code_key"));
     this.guestCodes = new GuestCodes(platform, codes, new Throttle(platform.jdbi(), platform.clock()), joinTokens,
@@ -28,6 +29,14 @@ public final class TokenFeature implements Feature {
   /** How codes let guests in: for features that hand codes out (invitations). */
   public GuestCodes guestCodes() {
     return guestCodes;
+  }
+
+  /**
+   * A join token for {@code userId} in the tenant's session {@code sessionId}, asked for by
+   * {@code caller}, with IssueJoinToken's checks and errors (for features that hand out calls: groups).
+   */
+  public dev.convene.v1.JoinToken joinToken(dev.convene.server.auth.Principal caller, String sessionId, String userId) {
+    return joinTokens.issue(caller, caller.tenantId(), sessionId, userId);
   }
 
   @Override
