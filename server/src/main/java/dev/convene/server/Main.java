@@ -109,9 +109,10 @@ public final class Main implements Runnable {
     ProviderFeature providers = new ProviderFeature(platform, providerFactory);
     TokenFeature tokens = new TokenFeature(platform, providers, credentials.issuer());
     PresenceFeature presence = new PresenceFeature(platform, providers, settings.presence());
+    GroupFeature groups = new GroupFeature(platform, tokens);
     return List.of(new SessionFeature(platform), credentials, providers, tokens, new CallFeature(platform, providers),
-        presence, new InvitationFeature(platform, tokens, providers, presence, settings.inviteBaseUrl()),
-        new GroupFeature(platform, tokens));
+        presence, groups, new InvitationFeature(platform, tokens, providers, presence, groups, credentials.issuer(),
+            settings.inviteBaseUrl()));
   }
 
   public static List<BindableService> services(List<Feature> features) {

@@ -4,6 +4,8 @@ import dev.convene.server.platform.Feature;
 import dev.convene.server.platform.JobHandler;
 import dev.convene.server.platform.Platform;
 import dev.convene.server.token.TokenFeature;
+import dev.convene.v1.ListGroupInvitationsRequest;
+import dev.convene.v1.ListGroupInvitationsResponse;
 import io.grpc.BindableService;
 import java.util.List;
 
@@ -16,6 +18,18 @@ public final class GroupFeature implements Feature {
 
   public GroupFeature(Platform platform, TokenFeature tokens) {
     this.service = new GroupService(platform, tokens);
+  }
+
+  /**
+   * How ListGroupInvitations reads a group's invitations: the invitation feature's listing,
+   * registered once when the features are wired (invitations depend on groups, not the reverse).
+   */
+  public interface InvitationLister {
+    ListGroupInvitationsResponse list(String tenantId, ListGroupInvitationsRequest req);
+  }
+
+  public void listInvitationsWith(InvitationLister lister) {
+    service.invitations = lister;
   }
 
   @Override

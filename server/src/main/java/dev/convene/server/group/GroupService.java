@@ -46,6 +46,8 @@ final class GroupService extends GroupServiceGrpc.GroupServiceImplBase {
 
   private final Platform platform;
   private final TokenFeature tokens;
+  /** Set once at wiring (GroupFeature.listInvitationsWith), before the server starts. */
+  volatile GroupFeature.InvitationLister invitations;
 
   GroupService(Platform platform, TokenFeature tokens) {
     this.platform = platform;
@@ -274,21 +276,30 @@ final class GroupService extends GroupServiceGrpc.GroupServiceImplBase {
     GroupMember added = platform.uow().write(tx -> {
       Access a = lock(tx, caller, req.getGroupId());
       requireOwner(a);
-      Groups.lockUser(tx, req.getUserId());
-      if (Groups.member(tx.handle(), tx.tenantId(), a.group().id(), req.getUserId()).isPresent()) {
-        throw ConveneException.alreadyExists(ErrorReason.GROUP_MEMBER_ALREADY_EXISTS,
-            "user " + req.getUserId() + " is a member of group " + a.group().id() + " already");
-      }
-      if (a.group().memberCount() >= MAX_MEMBERS) {
-        throw ConveneException.resourceExhausted(ErrorReason.GROUP_FULL,
-            "group " + a.group().id() + " has " + MAX_MEMBERS + " members already");
-      }
-      requireRoomForGroup(tx, req.getUserId());
-      Groups.Member m = Groups.addMember(tx, a.group().id(), req.getUserId(), role).orElseThrow();
-      tx.append(AGGREGATE, a.group().id(), "MEMBER_ADDED", Map.of("user_id", m.userId(), "role", role));
-      return toProto(m);
+      return toProto(admit(tx, a.group(), req.getUserId(), role));
     });
     reply(out, AddGroupMemberResponse.newBuilder().setMember(added).build());
+  }
+
+  /**
+   * Adds {@code userId} with {@code role} to the locked group {@code g}: ALREADY_EXISTS
+   * (GROUP_MEMBER_ALREADY_EXISTS), RESOURCE_EXHAUSTED (GROUP_FULL, TOO_MANY_GROUPS) when it cannot;
+   * a MEMBER_ADDED event.
+   */
+  static Groups.Member admit(Tx tx, Groups.Row g, String userId, String role) {
+    Groups.lockUser(tx, userId);
+    if (Groups.member(tx.handle(), tx.tenantId(), g.id(), userId).isPresent()) {
+      throw ConveneException.alreadyExists(ErrorReason.GROUP_MEMBER_ALREADY_EXISTS,
+          "user " + userId + " is a member of group " + g.id() + " already");
+    }
+    if (g.memberCount() >= MAX_MEMBERS) {
+      throw ConveneException.resourceExhausted(ErrorReason.GROUP_FULL,
+          "group " + g.id() + " has " + MAX_MEMBERS + " members already");
+    }
+    requireRoomForGroup(tx, userId);
+    Groups.Member m = Groups.addMember(tx, g.id(), userId, role).orElseThrow();
+    tx.append(AGGREGATE, g.id(), "MEMBER_ADDED", Map.of("user_id", m.userId(), "role", role));
+    return m;
   }
 
   @Override
@@ -362,6 +373,13 @@ final class GroupService extends GroupServiceGrpc.GroupServiceImplBase {
           last.owner() ? "0" : "1", last.userId()));
     }
     reply(out, b.build());
+  }
+
+  @Override
+  public void listGroupInvitations(ListGroupInvitationsRequest req, StreamObserver<ListGroupInvitationsResponse> out) {
+    Principal caller = Principal.current();
+    platform.jdbi().useHandle(h -> read(h, caller, req.getGroupId()));
+    reply(out, invitations.list(caller.tenantId(), req));
   }
 
   @Override

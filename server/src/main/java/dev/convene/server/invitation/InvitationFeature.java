@@ -1,5 +1,7 @@
 package dev.convene.server.invitation;
 
+import dev.convene.server.credential.CredentialIssuer;
+import dev.convene.server.group.GroupFeature;
 import dev.convene.server.platform.Feature;
 import dev.convene.server.platform.JobHandler;
 import dev.convene.server.platform.Platform;
@@ -7,10 +9,11 @@ import dev.convene.server.presence.PresenceFeature;
 import dev.convene.server.provider.ProviderFeature;
 import dev.convene.server.token.TokenFeature;
 import io.grpc.BindableService;
+import dev.convene.v1.ListGroupInvitationsResponse;
 import java.util.List;
 
 /**
- * Invitations into sessions (InvitationService): their codes are the token feature's guest codes,
+ * Invitations into sessions and groups (InvitationService): their codes are the token feature's guest codes,
  * their texts leave through the SMS outbox (the tenant's Twilio), and Twilio's message status
  * callbacks come back through the presence feature's provider callbacks.
  */
@@ -20,9 +23,16 @@ public final class InvitationFeature implements Feature {
 
   /** {@code inviteBaseUrl}: CONVENE_INVITE_BASE_URL, the join page that invitation links open. */
   public InvitationFeature(Platform platform, TokenFeature tokens, ProviderFeature providers, PresenceFeature presence,
-      String inviteBaseUrl) {
+      GroupFeature groups, CredentialIssuer credentials, String inviteBaseUrl) {
     Templates templates = new Templates(inviteBaseUrl);
-    this.service = new InvitationService(platform, new Invitations(platform), tokens.guestCodes(), templates);
+    this.service = new InvitationService(platform, new Invitations(platform), tokens.guestCodes(), templates,
+        credentials);
+    groups.listInvitationsWith((tenantId, req) -> {
+      InvitationService.Page page = service.page(tenantId, null, req.getGroupId(), req.getStatus(), req.getPageSize(),
+          req.getPageToken(), req);
+      return ListGroupInvitationsResponse.newBuilder().addAllInvitations(page.invitations())
+          .setNextPageToken(page.nextPageToken()).build();
+    });
     this.outbox = new SmsOutbox(platform, new SmsGateway(providers.configs(), providers.factory()), templates);
     tokens.guestCodes().beforeToken(service::accepted);
     presence.onMessageStatus(outbox);

@@ -3,6 +3,8 @@ package dev.convene.server.invitation;
 import static dev.convene.server.grpc.Unary.reply;
 
 import dev.convene.server.auth.Principal;
+import dev.convene.server.credential.CredentialIssuer;
+import dev.convene.server.group.GroupMembers;
 import dev.convene.server.grpc.ConveneException;
 import dev.convene.server.grpc.ProtoTime;
 import dev.convene.server.platform.PageTokens;
@@ -21,20 +23,30 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * InvitationService: invitations into sessions whose links carry a guest code ({@link GuestCodes}),
- * so accepting is redeeming. Every change locks the session first, then the invitation.
+ * InvitationService: invitations into sessions or groups whose links carry a code ({@link
+ * GuestCodes}), so accepting is redeeming. Every change locks the invitation's {@link Target} (the
+ * session or the group) first, then the invitation.
  */
 final class InvitationService extends InvitationServiceGrpc.InvitationServiceImplBase {
+  /** A group invitation's default life, and its longest. */
+  static final java.time.Duration GROUP_EXPIRY = java.time.Duration.ofDays(7);
+  static final java.time.Duration GROUP_MAX_EXPIRY = java.time.Duration.ofDays(30);
+  /** How long the user credential that accepting a group invitation answers lives. */
+  static final java.time.Duration MEMBER_CREDENTIAL_TTL = java.time.Duration.ofHours(1);
+
   private final Platform platform;
   private final Invitations store;
   private final GuestCodes codes;
   private final Templates templates;
+  private final CredentialIssuer credentials;
 
-  InvitationService(Platform platform, Invitations store, GuestCodes codes, Templates templates) {
+  InvitationService(Platform platform, Invitations store, GuestCodes codes, Templates templates,
+      CredentialIssuer credentials) {
     this.platform = platform;
     this.store = store;
     this.codes = codes;
     this.templates = templates;
+    this.credentials = credentials;
   }
 
   /** A repeated create: found by its request id after the insert gave way. */
@@ -67,7 +79,33 @@ final class InvitationService extends InvitationServiceGrpc.InvitationServiceImp
   }
 
   private CreateInvitationResponse create(Tx tx, CreateInvitationRequest req, String phone, byte[] fingerprint) {
-    SessionRow s = Rosters.lock(tx, req.getSessionId());
+    Target target;
+    Map.Entry<AccessCode, String> code;
+    if (req.getGroupId().isEmpty()) {
+      target = new Target(Rosters.lock(tx, req.getSessionId()), null);
+      code = sessionCode(tx, target.session(), req);
+    } else {
+      GroupMembers.lockExisting(tx, req.getGroupId());
+      target = new Target(null, req.getGroupId());
+      code = groupCode(tx, req);
+    }
+    Invitations.Row row = store.insert(tx, req, phone, code, fingerprint);
+    if (row == null) {
+      throw new RequestIdTaken();
+    }
+    target.event(tx, "INVITATION_CREATED", Map.of("invitation_id", row.id(), "user_id", row.userId(),
+        "channel", row.channel()));
+    if (row.channel().equals("SMS")) {
+      // The outbox: the message leaves after this commit, from whichever replica claims the job.
+      tx.schedule(SmsOutbox.KIND, row.id(), tx.now());
+    }
+    return CreateInvitationResponse.newBuilder().setInvitation(Invitations.toProto(row, code.getKey(), tx.now()))
+        .setCode(code.getValue()).setLink(Templates.link(templates.settings(tx.handle(), tx.tenantId()), target,
+            code.getValue())).build();
+  }
+
+  /** The code of an invitation into the locked session {@code s}: for a roster user, or a new guest. */
+  private Map.Entry<AccessCode, String> sessionCode(Tx tx, SessionRow s, CreateInvitationRequest req) {
     Rosters.requireOpen(s);
     boolean onRoster = Rosters.find(tx, s, req.getUserId()).isPresent();
     boolean guest = req.getGuestRole() != ParticipantRole.PARTICIPANT_ROLE_UNSPECIFIED;
@@ -80,20 +118,21 @@ final class InvitationService extends InvitationServiceGrpc.InvitationServiceImp
           + " is not on the roster of session " + s.id() + ": give guest_role to invite a new guest");
     }
     Instant expire = GuestCodes.expiry(tx, s, req.hasExpireTime() ? req.getExpireTime() : null);
-    Map.Entry<AccessCode, String> code = codes.create(tx, s, req.getUserId(), req.getMaxUses(), expire);
-    Invitations.Row row = store.insert(tx, req, phone, code, fingerprint);
-    if (row == null) {
-      throw new RequestIdTaken();
+    return codes.create(tx, s, req.getUserId(), req.getMaxUses(), expire);
+  }
+
+  /** The code of an invitation into the locked group of {@code req}, for a user who is not a member. */
+  private Map.Entry<AccessCode, String> groupCode(Tx tx, CreateInvitationRequest req) {
+    if (GroupMembers.isMember(tx, req.getGroupId(), req.getUserId())) {
+      throw ConveneException.alreadyExists(ErrorReason.GROUP_MEMBER_ALREADY_EXISTS,
+          "user " + req.getUserId() + " is a member of group " + req.getGroupId() + " already");
     }
-    Rosters.event(tx, s, SessionEventType.SESSION_EVENT_TYPE_INVITATION_CREATED, Map.of("invitation_id", row.id(),
-        "user_id", row.userId(), "channel", row.channel()));
-    if (row.channel().equals("SMS")) {
-      // The outbox: the message leaves after this commit, from whichever replica claims the job.
-      tx.schedule(SmsOutbox.KIND, row.id(), tx.now());
+    Instant expire = req.hasExpireTime() ? ProtoTime.instant(req.getExpireTime()) : tx.now().plus(GROUP_EXPIRY);
+    if (!expire.isAfter(tx.now()) || expire.isAfter(tx.now().plus(GROUP_MAX_EXPIRY))) {
+      throw ConveneException.invalidArgument(ErrorReason.INVALID_ARGUMENT, "expire_time",
+          "expire_time of a group invitation must be in the future and at most 30 days away");
     }
-    return CreateInvitationResponse.newBuilder().setInvitation(Invitations.toProto(row, code.getKey(), tx.now()))
-        .setCode(code.getValue()).setLink(Templates.link(templates.settings(tx.handle(), tx.tenantId()), s.id(),
-            code.getValue())).build();
+    return codes.createForGroup(tx, req.getGroupId(), req.getUserId(), req.getMaxUses(), expire);
   }
 
   /** The first create with this request id, without its code: INVALID_ARGUMENT (REQUEST_ID_REUSED) for another request. */
@@ -134,40 +173,65 @@ final class InvitationService extends InvitationServiceGrpc.InvitationServiceImp
   @Override
   public void listInvitations(ListInvitationsRequest req, StreamObserver<ListInvitationsResponse> out) {
     String tenantId = Principal.current().tenantId();
-    int size = PageTokens.pageSize(req.getPageSize(), 50, 200);
-    List<String> after = req.getPageToken().isEmpty() ? null
-        : platform.pageTokens().decode(req.getPageToken(), tenantId, "invitations", req, 2);
+    String sessionId = req.getSessionId().isEmpty() ? null : req.getSessionId();
+    String groupId = req.getGroupId().isEmpty() ? null : req.getGroupId();
+    platform.jdbi().useHandle(h -> {
+      if (groupId != null ? !GroupMembers.exists(h, tenantId, groupId) : !store.sessionExists(h, tenantId, sessionId)) {
+        throw groupId != null ? ConveneException.notFound(ErrorReason.GROUP_NOT_FOUND, "group " + groupId + " not found")
+            : ConveneException.notFound(ErrorReason.SESSION_NOT_FOUND, "session " + sessionId + " not found");
+      }
+    });
+    Page page = page(tenantId, sessionId, groupId, req.getStatus(), req.getPageSize(), req.getPageToken(), req);
+    reply(out, ListInvitationsResponse.newBuilder().addAllInvitations(page.invitations())
+        .setNextPageToken(page.nextPageToken()).build());
+  }
+
+  /** A page of invitations and the token of the next ("" for the last). */
+  record Page(List<Invitation> invitations, String nextPageToken) {}
+
+  /**
+   * A page of the session's (or the group's) invitations, newest first; {@code request} is what the
+   * page token is bound to (its filters).
+   */
+  Page page(String tenantId, String sessionId, String groupId, InvitationStatus status, int pageSize, String pageToken,
+      com.google.protobuf.Message request) {
+    int size = PageTokens.pageSize(pageSize, 50, 200);
+    List<String> after = pageToken.isEmpty() ? null : platform.pageTokens().decode(pageToken, tenantId, "invitations",
+        request, 2);
     Instant now = platform.clock().instant();
     List<Invitation> page = platform.jdbi().withHandle(h -> {
-      if (!store.sessionExists(h, tenantId, req.getSessionId())) {
-        throw ConveneException.notFound(ErrorReason.SESSION_NOT_FOUND, "session " + req.getSessionId() + " not found");
-      }
-      List<Invitations.Row> rows = store.list(h, tenantId, req.getSessionId(), req.getStatus(), now,
-          after == null ? null : Instant.parse(after.get(0)), after == null ? null : after.get(1), size + 1);
+      List<Invitations.Row> rows = store.list(h, tenantId, sessionId, groupId, status, now,
+          after == null ? null : instant(after.get(0)), after == null ? null : after.get(1), size + 1);
       Map<String, AccessCode> byId = codes.readAll(h, tenantId, rows.stream().map(Invitations.Row::accessCodeId).toList());
       return rows.stream().map(r -> Invitations.toProto(r, byId.get(r.accessCodeId()), now)).toList();
     });
     int n = Pages.fit(page, Math.min(size, page.size()));
-    ListInvitationsResponse.Builder b = ListInvitationsResponse.newBuilder().addAllInvitations(page.subList(0, n));
-    if (page.size() > n) {
-      Invitation last = page.get(n - 1);
-      b.setNextPageToken(platform.pageTokens().encode(tenantId, "invitations", req,
-          ProtoTime.instant(last.getCreateTime()).toString(), last.getId()));
+    if (page.size() <= n) {
+      return new Page(page, "");
     }
-    reply(out, b.build());
+    Invitation last = page.get(n - 1);
+    return new Page(page.subList(0, n), platform.pageTokens().encode(tenantId, "invitations", request,
+        ProtoTime.instant(last.getCreateTime()).toString(), last.getId()));
+  }
+
+  private static Instant instant(String s) {
+    try {
+      return Instant.parse(s);
+    } catch (RuntimeException e) {
+      throw PageTokens.invalid();
+    }
   }
 
   @Override
   public void revokeInvitation(RevokeInvitationRequest req, StreamObserver<RevokeInvitationResponse> out) {
     Invitation inv = platform.uow().write(tx -> {
       Locked locked = lock(tx, req.getInvitationId());
-      SessionRow s = locked.session();
       Invitations.Row row = locked.invitation();
       AccessCode code;
       if (row.status().equals("PENDING")) {
-        code = codes.revoke(tx, s, row.accessCodeId());
+        code = revokeCode(tx, locked.target(), row);
         row = store.answer(tx, row, "REVOKED");
-        Rosters.event(tx, s, SessionEventType.SESSION_EVENT_TYPE_INVITATION_REVOKED, Map.of("invitation_id", row.id()));
+        locked.target().event(tx, "INVITATION_REVOKED", Map.of("invitation_id", row.id()));
       } else {
         code = codes.read(tx.handle(), tx.tenantId(), row.accessCodeId());
       }
@@ -183,9 +247,7 @@ final class InvitationService extends InvitationServiceGrpc.InvitationServiceImp
   @Override
   public void resendInvitation(ResendInvitationRequest req, StreamObserver<ResendInvitationResponse> out) {
     Invitation inv = platform.uow().write(tx -> {
-      Locked locked = lock(tx, req.getInvitationId());
-      SessionRow s = locked.session();
-      Invitations.Row row = locked.invitation();
+      Invitations.Row row = lock(tx, req.getInvitationId()).invitation();
       AccessCode code = codes.read(tx.handle(), tx.tenantId(), row.accessCodeId());
       if (!row.channel().equals("SMS")) {
         throw ConveneException.failedPrecondition(ErrorReason.INVITATION_NOT_SMS,
@@ -218,6 +280,10 @@ final class InvitationService extends InvitationServiceGrpc.InvitationServiceImp
 
   @Override
   public void acceptInvitation(AcceptInvitationRequest req, StreamObserver<AcceptInvitationResponse> out) {
+    if (!req.getGroupId().isEmpty()) {
+      reply(out, acceptIntoGroup(req.getGroupId(), req.getCode()));
+      return;
+    }
     // Only an invitation's code: a plain access code is redeemed with RedeemAccessCode.
     GuestCodes.Redeemed r = codes.redeem(req.getSessionId(), req.getCode(),
         (h, code) -> store.byCode(h, code.tenantId(), code.id()).isPresent());
@@ -231,6 +297,40 @@ final class InvitationService extends InvitationServiceGrpc.InvitationServiceImp
   }
 
   /**
+   * Accepts a group invitation: takes a use of its code (throttled, as a session's), makes the
+   * invitee a member (the use is given back if that fails), and answers a user credential.
+   */
+  private AcceptInvitationResponse acceptIntoGroup(String groupId, String typed) {
+    GuestCodes.Code code = codes.claim(groupId, typed, (h, c) -> store.byCode(h, c.tenantId(), c.id()).isPresent());
+    try {
+      platform.uow().write(code.tenantId(), "user:" + code.userId(), tx -> {
+        GroupMembers.lockExisting(tx, groupId);
+        Invitations.Row row = store.lock(tx, store.byCode(tx.handle(), tx.tenantId(), code.id()).orElseThrow().id());
+        requireOpen(row);
+        GroupMembers.join(tx, groupId, row.userId(), row.groupRole());
+        if (row.status().equals("PENDING")) {
+          store.answer(tx, row, "ACCEPTED");
+          GroupMembers.event(tx, groupId, "INVITATION_ACCEPTED", Map.of("invitation_id", row.id(), "user_id", row.userId()));
+        }
+        return null;
+      });
+    } catch (RuntimeException e) {
+      codes.giveBack(code);
+      throw e;
+    }
+    return AcceptInvitationResponse.newBuilder().setGroupId(groupId)
+        .setUserCredential(credentials.user(code.tenantId(), code.userId(), MEMBER_CREDENTIAL_TTL)).build();
+  }
+
+  /** FAILED_PRECONDITION (ACCESS_CODE_REVOKED) for an invitation that was declined or revoked. */
+  private static void requireOpen(Invitations.Row row) {
+    if (row.status().equals("DECLINED") || row.status().equals("REVOKED")) {
+      throw ConveneException.failedPrecondition(ErrorReason.ACCESS_CODE_REVOKED, "the invitation was "
+          + row.status().toLowerCase(java.util.Locale.ROOT), Map.of());
+    }
+  }
+
+  /**
    * The hook every redemption runs (AcceptInvitation, and RedeemAccessCode of an invitation's
    * code): a new guest goes on the roster, and a pending invitation becomes ACCEPTED.
    */
@@ -241,10 +341,7 @@ final class InvitationService extends InvitationServiceGrpc.InvitationServiceImp
     }
     SessionRow s = Rosters.lock(tx, found.get().sessionId());
     Invitations.Row row = store.lock(tx, found.get().id());
-    if (row.status().equals("DECLINED") || row.status().equals("REVOKED")) {
-      throw ConveneException.failedPrecondition(ErrorReason.ACCESS_CODE_REVOKED, "the invitation was "
-          + row.status().toLowerCase(java.util.Locale.ROOT), Map.of());
-    }
+    requireOpen(row);
     if (row.guestRole() != null && Rosters.find(tx, s, row.userId()).isEmpty()) {
       Rosters.add(tx, s, ParticipantSpec.newBuilder().setUserId(row.userId())
           .setDisplayName(row.guestDisplayName() == null ? "" : row.guestDisplayName())
@@ -259,9 +356,10 @@ final class InvitationService extends InvitationServiceGrpc.InvitationServiceImp
 
   @Override
   public void declineInvitation(DeclineInvitationRequest req, StreamObserver<DeclineInvitationResponse> out) {
-    GuestCodes.Code code = codes.check(req.getSessionId(), req.getCode());
-    platform.uow().write(code.tenantId(), "guest:" + code.userId(), tx -> {
-      SessionRow s = Rosters.lock(tx, code.sessionId());
+    boolean group = !req.getGroupId().isEmpty();
+    GuestCodes.Code code = codes.check(group ? req.getGroupId() : req.getSessionId(), req.getCode());
+    platform.uow().write(code.tenantId(), (group ? "user:" : "guest:") + code.userId(), tx -> {
+      Target target = Target.lock(tx, code.sessionId(), code.groupId());
       Invitations.Row row = store.byCode(tx.handle(), tx.tenantId(), code.id())
           .map(found -> store.lock(tx, found.id()))
           .orElseThrow(() -> ConveneException.notFound(ErrorReason.ACCESS_CODE_NOT_FOUND,
@@ -272,10 +370,9 @@ final class InvitationService extends InvitationServiceGrpc.InvitationServiceImp
         case "REVOKED" -> throw ConveneException.failedPrecondition(ErrorReason.ACCESS_CODE_REVOKED,
             "the invitation was revoked", Map.of());
         case "PENDING" -> {
-          codes.revoke(tx, s, row.accessCodeId());
+          revokeCode(tx, target, row);
           store.answer(tx, row, "DECLINED");
-          Rosters.event(tx, s, SessionEventType.SESSION_EVENT_TYPE_INVITATION_DECLINED,
-              Map.of("invitation_id", row.id(), "user_id", row.userId()));
+          target.event(tx, "INVITATION_DECLINED", Map.of("invitation_id", row.id(), "user_id", row.userId()));
         }
         default -> { } // declined already
       }
@@ -284,14 +381,19 @@ final class InvitationService extends InvitationServiceGrpc.InvitationServiceImp
     reply(out, DeclineInvitationResponse.getDefaultInstance());
   }
 
-  /** An invitation and its session, locked in that order (as every change locks them). */
-  private record Locked(SessionRow session, Invitations.Row invitation) {}
+  /** An invitation and its target, locked in that order (as every change locks them). */
+  private record Locked(Target target, Invitations.Row invitation) {}
 
-  /** Locks the tenant's invitation {@code id} after its session; NOT_FOUND (INVITATION_NOT_FOUND). */
+  /** Locks the tenant's invitation {@code id} after its target; NOT_FOUND (INVITATION_NOT_FOUND). */
   private Locked lock(Tx tx, String id) {
-    String sessionId = Invitations.sessionOf(tx.handle(), tx.tenantId(), id).orElseThrow(() -> notFound(id));
-    SessionRow s = Rosters.lock(tx, sessionId);
-    return new Locked(s, store.lock(tx, id));
+    Target target = Target.ofInvitation(tx, id).orElseThrow(() -> notFound(id));
+    return new Locked(target, store.lock(tx, id));
+  }
+
+  /** Revokes the code behind the invitation {@code row} of the locked {@code target}. */
+  private AccessCode revokeCode(Tx tx, Target target, Invitations.Row row) {
+    return target.isGroup() ? codes.revokeForGroup(tx, target.groupId(), row.accessCodeId())
+        : codes.revoke(tx, target.session(), row.accessCodeId());
   }
 
   private static ConveneException notFound(String id) {

@@ -6,6 +6,7 @@ import dev.convene.server.platform.Platform;
 import dev.convene.server.platform.Tx;
 import dev.convene.v1.AccessCode;
 import dev.convene.v1.CreateInvitationRequest;
+import dev.convene.v1.GroupRole;
 import dev.convene.v1.Invitation;
 import dev.convene.v1.InvitationChannel;
 import dev.convene.v1.InvitationDelivery;
@@ -24,20 +25,33 @@ import org.jdbi.v3.core.statement.Query;
 
 /** The invitations table: its rows, and how they read in the contract. */
 final class Invitations {
-  /** A stored invitation (the sealed number and code stay in the table). */
+  /**
+   * A stored invitation (the sealed number and code stay in the table): into a session, or (with
+   * {@code groupId} and {@code groupRole}) into a group.
+   */
   record Row(String tenantId, String id, String sessionId, String userId, String guestRole, String guestDisplayName,
       String channel, String phoneMasked, String accessCodeId, String delivery, String deliveryErrorCode,
-      String status, byte[] fingerprint, Instant createTime, Instant answerTime) {}
+      String status, byte[] fingerprint, Instant createTime, Instant answerTime, String groupId, String groupRole) {
+    Row with(String delivery, String deliveryErrorCode, String status, Instant answerTime) {
+      return new Row(tenantId, id, sessionId, userId, guestRole, guestDisplayName, channel, phoneMasked, accessCodeId,
+          delivery, deliveryErrorCode, status, fingerprint, createTime, answerTime, groupId, groupRole);
+    }
+
+    /** The session or group it invites into. */
+    String targetId() {
+      return sessionId != null ? sessionId : groupId;
+    }
+  }
 
   private static final String COLUMNS = """
       tenant_id, id, session_id, user_id, guest_role, guest_display_name, channel, phone_masked, access_code_id,
-      delivery, delivery_error_code, status, request_fingerprint, create_time, answer_time""";
+      delivery, delivery_error_code, status, request_fingerprint, create_time, answer_time, group_id, group_role""";
 
   /** {@link #COLUMNS} of the invitation joined with its access code as {@code i}. */
   private static final String JOINED_COLUMNS = """
       i.tenant_id, i.id, i.session_id, i.user_id, i.guest_role, i.guest_display_name, i.channel, i.phone_masked,
       i.access_code_id, i.delivery, i.delivery_error_code, i.status, i.request_fingerprint, i.create_time,
-      i.answer_time""";
+      i.answer_time, i.group_id, i.group_role""";
 
   private final Platform platform;
 
@@ -51,20 +65,23 @@ final class Invitations {
     boolean sms = req.getChannel() == InvitationChannel.INVITATION_CHANNEL_SMS;
     String role = req.getGuestRole() == ParticipantRole.PARTICIPANT_ROLE_UNSPECIFIED ? null
         : req.getGuestRole().name().substring("PARTICIPANT_ROLE_".length());
+    boolean group = !req.getGroupId().isEmpty();
+    String groupRole = !group ? null : req.getGroupRole() == GroupRole.GROUP_ROLE_OWNER ? "OWNER" : "MEMBER";
     String context = tx.tenantId() + "/" + id;
-    Row row = new Row(tx.tenantId(), id, req.getSessionId(), req.getUserId(), role,
+    Row row = new Row(tx.tenantId(), id, group ? null : req.getSessionId(), req.getUserId(), role,
         req.getGuestDisplayName().isEmpty() ? null : req.getGuestDisplayName(), sms ? "SMS" : "LINK",
         sms ? Phones.mask(phone) : null, code.getKey().getId(), sms ? "QUEUED" : "NOT_APPLICABLE", null, "PENDING",
-        fingerprint, tx.now(), null);
+        fingerprint, tx.now(), null, group ? req.getGroupId() : null, groupRole);
     int inserted = tx.handle().createUpdate("""
-            INSERT INTO invitations (tenant_id, id, session_id, user_id, guest_role, guest_display_name, channel,
-                                     phone_sealed, phone_masked, code_sealed, access_code_id, delivery, status,
-                                     request_id, request_fingerprint, create_time)
-            VALUES (:tenantId, :id, :sessionId, :userId, :role, :name, :channel, :phone, :masked, :code, :codeId,
-                    :delivery, 'PENDING', :requestId, :fingerprint, :now)
+            INSERT INTO invitations (tenant_id, id, session_id, group_id, group_role, user_id, guest_role,
+                                     guest_display_name, channel, phone_sealed, phone_masked, code_sealed,
+                                     access_code_id, delivery, status, request_id, request_fingerprint, create_time)
+            VALUES (:tenantId, :id, :sessionId, :groupId, :groupRole, :userId, :role, :name, :channel, :phone, :masked,
+                    :code, :codeId, :delivery, 'PENDING', :requestId, :fingerprint, :now)
             ON CONFLICT (tenant_id, request_id) WHERE request_id IS NOT NULL DO NOTHING
             """)
-        .bind("tenantId", row.tenantId()).bind("id", id).bind("sessionId", row.sessionId()).bind("userId", row.userId())
+        .bind("tenantId", row.tenantId()).bind("id", id).bind("sessionId", row.sessionId())
+        .bind("groupId", row.groupId()).bind("groupRole", groupRole).bind("userId", row.userId())
         .bind("role", role).bind("name", row.guestDisplayName()).bind("channel", row.channel())
         .bind("phone", sms ? platform.secrets().seal(phone.getBytes(StandardCharsets.UTF_8), context + "/phone") : null)
         .bind("masked", row.phoneMasked())
@@ -81,10 +98,11 @@ final class Invitations {
         .bind("tenantId", tenantId).bind("id", id).map((rs, ctx) -> row(rs)).findOne();
   }
 
-  /** The session of the tenant's invitation {@code id}: what a change locks first. */
-  static Optional<String> sessionOf(Handle h, String tenantId, String id) {
-    return h.createQuery("SELECT session_id FROM invitations WHERE tenant_id = :tenantId AND id = :id")
-        .bind("tenantId", tenantId).bind("id", id).mapTo(String.class).findOne();
+  /** The session and group ids (one of them null) of the tenant's invitation {@code id}: what a change locks first. */
+  static Optional<String[]> targetOf(Handle h, String tenantId, String id) {
+    return h.createQuery("SELECT session_id, group_id FROM invitations WHERE tenant_id = :tenantId AND id = :id")
+        .bind("tenantId", tenantId).bind("id", id).map((rs, ctx) -> new String[] {rs.getString(1), rs.getString(2)})
+        .findOne();
   }
 
   /** The invitation, locked (its session is locked first by every change). */
@@ -110,11 +128,12 @@ final class Invitations {
   }
 
   /**
-   * A page of the session's invitations, newest first, after ({@code afterTime}, {@code afterId});
-   * with {@code status} (EXPIRED: pending ones whose code expired; PENDING: the others).
+   * A page of the session's (or, with {@code groupId}, the group's) invitations, newest first, after
+   * ({@code afterTime}, {@code afterId}); with {@code status} (EXPIRED: pending ones whose code
+   * expired; PENDING: the others).
    */
-  List<Row> list(Handle h, String tenantId, String sessionId, InvitationStatus status, Instant now, Instant afterTime,
-      String afterId, int limit) {
+  List<Row> list(Handle h, String tenantId, String sessionId, String groupId, InvitationStatus status, Instant now,
+      Instant afterTime, String afterId, int limit) {
     String filter = switch (status) {
       case INVITATION_STATUS_UNSPECIFIED, UNRECOGNIZED -> "";
       case INVITATION_STATUS_EXPIRED -> " AND i.status = 'PENDING' AND a.expire_time <= :now";
@@ -123,10 +142,12 @@ final class Invitations {
     };
     Query q = h.createQuery("SELECT " + JOINED_COLUMNS
             + " FROM invitations i JOIN access_codes a ON a.tenant_id = i.tenant_id AND a.id = i.access_code_id"
-            + " WHERE i.tenant_id = :tenantId AND i.session_id = :sessionId" + filter
+            + " WHERE i.tenant_id = :tenantId AND " + (groupId != null ? "i.group_id = :scopeId" : "i.session_id = :scopeId")
+            + filter
             + (afterTime == null ? "" : " AND (i.create_time, i.id) < (:afterTime, :afterId)")
             + " ORDER BY i.create_time DESC, i.id DESC LIMIT :limit")
-        .bind("tenantId", tenantId).bind("sessionId", sessionId).bind("now", now).bind("limit", limit)
+        .bind("tenantId", tenantId).bind("scopeId", groupId != null ? groupId : sessionId).bind("now", now)
+        .bind("limit", limit)
         .bind("status", status.name().substring("INVITATION_STATUS_".length()));
     if (afterTime != null) {
       q.bind("afterTime", afterTime).bind("afterId", afterId);
@@ -156,29 +177,31 @@ final class Invitations {
                    send_started_time = NULL, send_attempts = 0, resend_count = resend_count + 1, last_resend_time = :now
             WHERE tenant_id = :tenantId AND id = :id
             """).bind("now", tx.now()).bind("tenantId", tx.tenantId()).bind("id", r.id()).execute();
-    return new Row(r.tenantId(), r.id(), r.sessionId(), r.userId(), r.guestRole(), r.guestDisplayName(), r.channel(),
-        r.phoneMasked(), r.accessCodeId(), "QUEUED", null, r.status(), r.fingerprint(), r.createTime(), r.answerTime());
+    return r.with("QUEUED", null, r.status(), r.answerTime());
   }
 
   /** Records the answer (ACCEPTED, DECLINED, REVOKED) of the locked invitation. */
   Row answer(Tx tx, Row r, String status) {
     tx.handle().createUpdate("UPDATE invitations SET status = :status, answer_time = :now WHERE tenant_id = :tenantId AND id = :id")
         .bind("status", status).bind("now", tx.now()).bind("tenantId", tx.tenantId()).bind("id", r.id()).execute();
-    return new Row(r.tenantId(), r.id(), r.sessionId(), r.userId(), r.guestRole(), r.guestDisplayName(), r.channel(),
-        r.phoneMasked(), r.accessCodeId(), r.delivery(), r.deliveryErrorCode(), status, r.fingerprint(), r.createTime(),
-        tx.now());
+    return r.with(r.delivery(), r.deliveryErrorCode(), status, tx.now());
   }
 
   /** The invitation as the contract shows it at {@code now} (a pending one whose code expired reads EXPIRED). */
   static Invitation toProto(Row r, AccessCode code, Instant now) {
     String status = r.status().equals("PENDING") && !now.isBefore(ProtoTime.instant(code.getExpireTime()))
         ? "EXPIRED" : r.status();
-    Invitation.Builder b = Invitation.newBuilder().setId(r.id()).setSessionId(r.sessionId()).setUserId(r.userId())
+    Invitation.Builder b = Invitation.newBuilder().setId(r.id()).setUserId(r.userId())
         .setChannel(InvitationChannel.valueOf("INVITATION_CHANNEL_" + r.channel()))
         .setDelivery(InvitationDelivery.valueOf("INVITATION_DELIVERY_"
             + (r.delivery().equals("SENDING") ? "QUEUED" : r.delivery())))
         .setStatus(InvitationStatus.valueOf("INVITATION_STATUS_" + status)).setAccessCode(code)
         .setCreateTime(ProtoTime.timestamp(r.createTime()));
+    if (r.sessionId() != null) {
+      b.setSessionId(r.sessionId());
+    } else {
+      b.setGroupId(r.groupId()).setGroupRole(GroupRole.valueOf("GROUP_ROLE_" + r.groupRole()));
+    }
     if (r.guestRole() != null) {
       b.setGuestRole(ParticipantRole.valueOf("PARTICIPANT_ROLE_" + r.guestRole()));
     }
@@ -199,6 +222,6 @@ final class Invitations {
     return new Row(rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4), rs.getString(5),
         rs.getString(6), rs.getString(7), rs.getString(8), rs.getString(9), rs.getString(10), rs.getString(11),
         rs.getString(12), rs.getBytes(13), rs.getObject(14, OffsetDateTime.class).toInstant(),
-        answered == null ? null : answered.toInstant());
+        answered == null ? null : answered.toInstant(), rs.getString(16), rs.getString(17));
   }
 }

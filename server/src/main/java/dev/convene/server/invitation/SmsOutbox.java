@@ -5,9 +5,6 @@ import dev.convene.server.platform.Platform;
 import dev.convene.server.platform.Tx;
 import dev.convene.server.presence.MessageStatus;
 import dev.convene.server.provider.SmsFailure;
-import dev.convene.server.session.Rosters;
-import dev.convene.server.session.SessionRow;
-import dev.convene.v1.SessionEventType;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
@@ -82,11 +79,10 @@ final class SmsOutbox implements OutsideJobHandler, MessageStatus.Listener {
 
   /** Marks the invitation SENDING (committed before the call) and reads what to send; empty when there is nothing to do. */
   private Optional<Work> claim(Tx tx, String invitationId) {
-    Optional<String> sessionId = Invitations.sessionOf(tx.handle(), tx.tenantId(), invitationId);
-    if (sessionId.isEmpty()) {
+    Optional<Target> target = Target.ofInvitation(tx, invitationId);
+    if (target.isEmpty()) {
       return Optional.empty();
     }
-    SessionRow s = Rosters.lock(tx, sessionId.get());
     Outgoing row = tx.handle().createQuery("""
             SELECT delivery, status, phone_sealed, code_sealed, send_started_time FROM invitations
             WHERE tenant_id = :tenantId AND id = :id FOR UPDATE
@@ -115,12 +111,12 @@ final class SmsOutbox implements OutsideJobHandler, MessageStatus.Listener {
             UPDATE invitations SET delivery = 'SENDING', send_started_time = :since, send_attempts = send_attempts + 1
             WHERE tenant_id = :tenantId AND id = :id
             """).bind("since", since).bind("tenantId", tx.tenantId()).bind("id", invitationId).execute();
-    String body = Templates.render(templates.settings(tx.handle(), tx.tenantId()), s.id(), code);
+    String body = Templates.render(templates.settings(tx.handle(), tx.tenantId()), target.get(), code);
     return Optional.of(new Work(to, code, body, reconcile, since));
   }
 
   private Object sent(Tx tx, String invitationId, String sid, boolean found) {
-    SessionRow s = lockSession(tx, invitationId);
+    Target target = Target.ofInvitation(tx, invitationId).orElseThrow();
     int moved = tx.handle().createUpdate("""
             UPDATE invitations SET delivery = 'SENT', message_sid = :sid
             WHERE tenant_id = :tenantId AND id = :id AND delivery IN ('QUEUED', 'SENDING')
@@ -133,13 +129,13 @@ final class SmsOutbox implements OutsideJobHandler, MessageStatus.Listener {
     if (found) {
       payload.put("found_after_interruption", true);
     }
-    Rosters.event(tx, s, SessionEventType.SESSION_EVENT_TYPE_INVITATION_SENT, payload);
+    target.event(tx, "INVITATION_SENT", payload);
     return null;
   }
 
   /** Records a failed send; true when the job should run again. */
   private boolean failed(Tx tx, String invitationId, SmsFailure f) {
-    SessionRow s = lockSession(tx, invitationId);
+    Target target = Target.ofInvitation(tx, invitationId).orElseThrow();
     int attempts = tx.handle().createQuery("SELECT send_attempts FROM invitations WHERE tenant_id = :tenantId AND id = :id")
         .bind("tenantId", tx.tenantId()).bind("id", invitationId).mapTo(Integer.class).one();
     if (f.kind() != SmsFailure.Kind.PERMANENT && attempts < MAX_ATTEMPTS) {
@@ -150,8 +146,7 @@ final class SmsOutbox implements OutsideJobHandler, MessageStatus.Listener {
     tx.handle().createUpdate("""
             UPDATE invitations SET delivery = 'FAILED', delivery_error_code = :code WHERE tenant_id = :tenantId AND id = :id
             """).bind("code", code(f)).bind("tenantId", tx.tenantId()).bind("id", invitationId).execute();
-    Rosters.event(tx, s, SessionEventType.SESSION_EVENT_TYPE_INVITATION_FAILED,
-        Map.of("invitation_id", invitationId, "error_code", code(f)));
+    target.event(tx, "INVITATION_FAILED", Map.of("invitation_id", invitationId, "error_code", code(f)));
     return false;
   }
 
@@ -178,14 +173,14 @@ final class SmsOutbox implements OutsideJobHandler, MessageStatus.Listener {
       case "undelivered", "failed" -> "FAILED";
       default -> null; // queued, sending, accepted: nothing new
     };
-    Optional<Map<String, Object>> found = tx.handle().createQuery("""
-            SELECT id, session_id FROM invitations WHERE tenant_id = :tenantId AND message_sid = :sid
-            """).bind("tenantId", tx.tenantId()).bind("sid", m.sid()).mapToMap().findOne();
+    Optional<String> found = tx.handle().createQuery(
+            "SELECT id FROM invitations WHERE tenant_id = :tenantId AND message_sid = :sid")
+        .bind("tenantId", tx.tenantId()).bind("sid", m.sid()).mapTo(String.class).findOne();
     if (found.isEmpty()) {
       return "IGNORED";
     }
-    String id = (String) found.get().get("id");
-    SessionRow s = Rosters.lock(tx, (String) found.get().get("session_id"));
+    String id = found.get();
+    Target target = Target.ofInvitation(tx, id).orElseThrow();
     String current = tx.handle().createQuery(
             "SELECT delivery FROM invitations WHERE tenant_id = :tenantId AND id = :id FOR UPDATE")
         .bind("tenantId", tx.tenantId()).bind("id", id).mapTo(String.class).one();
@@ -197,15 +192,12 @@ final class SmsOutbox implements OutsideJobHandler, MessageStatus.Listener {
             """).bind("to", to).bind("code", to.equals("FAILED") ? m.errorCode() : null).bind("tenantId", tx.tenantId())
         .bind("id", id).execute();
     if (to.equals("DELIVERED")) {
-      Rosters.event(tx, s, SessionEventType.SESSION_EVENT_TYPE_INVITATION_DELIVERED, Map.of("invitation_id", id));
+      target.event(tx, "INVITATION_DELIVERED", Map.of("invitation_id", id));
     } else if (to.equals("FAILED")) {
-      Rosters.event(tx, s, SessionEventType.SESSION_EVENT_TYPE_INVITATION_FAILED,
+      target.event(tx, "INVITATION_FAILED",
           Map.of("invitation_id", id, "error_code", m.errorCode() == null ? "" : m.errorCode()));
     }
     return "APPLIED";
   }
 
-  private static SessionRow lockSession(Tx tx, String invitationId) {
-    return Rosters.lock(tx, Invitations.sessionOf(tx.handle(), tx.tenantId(), invitationId).orElseThrow());
-  }
 }

@@ -14,7 +14,7 @@ import org.jdbi.v3.core.Handle;
 final class Templates {
   static final String DEFAULT_SMS = "You are invited to a video visit. Join here: {link}";
   static final int MAX_SEGMENTS = 3;
-  /** The longest link's tail: a session id of 64 characters and a code. */
+  /** The longest link's tail: a session id of 64 characters and a code (a group's is as long). */
   private static final String LONGEST_TAIL = "#session=ses_" + "x".repeat(60) + "&code=XXXX-XXXX";
   /** GSM 03.38's basic character set (one septet each) and its extension table (two each). */
   private static final String GSM_BASIC = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
@@ -73,14 +73,17 @@ final class Templates {
     return next;
   }
 
-  /** The join page's link: the session and the code ride in the fragment, which no server logs. */
-  static String link(Settings s, String sessionId, String code) {
-    return s.baseUrl() + "#session=" + sessionId + "&code=" + code;
+  /**
+   * The join page's link into {@code target} (a session, or a group: {@code #group=}): the id and
+   * the code ride in the fragment, which no server logs.
+   */
+  static String link(Settings s, Target target, String code) {
+    return s.baseUrl() + (target.isGroup() ? "#group=" : "#session=") + target.id() + "&code=" + code;
   }
 
-  /** The SMS text of an invitation into {@code sessionId} with {@code code}. */
-  static String render(Settings s, String sessionId, String code) {
-    return s.smsTemplate().replace("{link}", link(s, sessionId, code));
+  /** The SMS text of an invitation into {@code target} with {@code code}. */
+  static String render(Settings s, Target target, String code) {
+    return s.smsTemplate().replace("{link}", link(s, target, code));
   }
 
   /** How many SMS segments {@code text} takes: 160/153 GSM-7 septets, or 70/67 UCS-2 units. */

@@ -39,12 +39,17 @@ final class AccessCodes {
   static final Duration MAX_AFTER_END = Duration.ofDays(30);
   static final int LIST_LIMIT = 100;
 
-  /** A stored code. */
+  /** A stored code, of a session or (for a group invitation) of a group. */
   record Row(String tenantId, String id, String sessionId, String userId, int maxUses, int useCount,
-      Instant expireTime, Instant createTime, Instant revokeTime) {}
+      Instant expireTime, Instant createTime, Instant revokeTime, String groupId) {
+    /** The session or group it admits to. */
+    String scopeId() {
+      return sessionId != null ? sessionId : groupId;
+    }
+  }
 
   private static final String COLUMNS =
-      "tenant_id, id, session_id, user_id, max_uses, use_count, expire_time, create_time, revoke_time";
+      "tenant_id, id, session_id, user_id, max_uses, use_count, expire_time, create_time, revoke_time, group_id";
 
   private final Platform platform;
   private final SecretKeySpec key;
@@ -57,25 +62,38 @@ final class AccessCodes {
 
   /** A new code for {@code userId} of the locked, open session {@code s}; returns the row and the code. */
   Map.Entry<Row, String> create(Tx tx, SessionRow s, String userId, int maxUses, Instant expire) {
-    String code = newCode();
-    Row row = new Row(tx.tenantId(), platform.ids().next(IdKind.ACCESS_CODE), s.id(), userId,
-        maxUses == 0 ? 1 : maxUses, 0, expire, tx.now(), null);
-    tx.handle().createUpdate("""
-            INSERT INTO access_codes (tenant_id, id, session_id, user_id, code_hash, max_uses, expire_time, create_time)
-            VALUES (:tenantId, :id, :sessionId, :userId, :hash, :maxUses, :expire, :now)
-            """)
-        .bind("tenantId", row.tenantId()).bind("id", row.id()).bind("sessionId", s.id()).bind("userId", userId)
-        .bind("hash", hash(s.id(), code)).bind("maxUses", row.maxUses()).bind("expire", expire)
-        .bind("now", row.createTime()).execute();
+    Map.Entry<Row, String> made = insert(tx, s.id(), null, userId, maxUses, expire);
     Rosters.event(tx, s, SessionEventType.SESSION_EVENT_TYPE_ACCESS_CODE_CREATED,
-        Map.of("access_code_id", row.id(), "user_id", userId, "max_uses", row.maxUses()));
+        Map.of("access_code_id", made.getKey().id(), "user_id", userId, "max_uses", made.getKey().maxUses()));
+    return made;
+  }
+
+  /** A new code for {@code userId} of the locked group {@code groupId} (a group invitation's). */
+  Map.Entry<Row, String> createForGroup(Tx tx, String groupId, String userId, int maxUses, Instant expire) {
+    return insert(tx, null, groupId, userId, maxUses, expire);
+  }
+
+  private Map.Entry<Row, String> insert(Tx tx, String sessionId, String groupId, String userId, int maxUses,
+      Instant expire) {
+    String code = newCode();
+    Row row = new Row(tx.tenantId(), platform.ids().next(IdKind.ACCESS_CODE), sessionId, userId,
+        maxUses == 0 ? 1 : maxUses, 0, expire, tx.now(), null, groupId);
+    tx.handle().createUpdate("""
+            INSERT INTO access_codes (tenant_id, id, session_id, group_id, user_id, code_hash, max_uses, expire_time,
+                                      create_time)
+            VALUES (:tenantId, :id, :sessionId, :groupId, :userId, :hash, :maxUses, :expire, :now)
+            """)
+        .bind("tenantId", row.tenantId()).bind("id", row.id()).bind("sessionId", sessionId).bind("groupId", groupId)
+        .bind("userId", userId).bind("hash", hash(row.scopeId(), code)).bind("maxUses", row.maxUses())
+        .bind("expire", expire).bind("now", row.createTime()).execute();
     return Map.entry(row, code);
   }
 
-  /** The code of {@code sessionId} that {@code typed} matches, in any tenant. */
-  Optional<Row> find(Handle h, String sessionId, String typed) {
-    return h.createQuery("SELECT " + COLUMNS + " FROM access_codes WHERE code_hash = :hash AND session_id = :sessionId")
-        .bind("hash", hash(sessionId, typed)).bind("sessionId", sessionId).map((rs, ctx) -> row(rs)).findOne();
+  /** The code of the session or group {@code scopeId} that {@code typed} matches, in any tenant. */
+  Optional<Row> find(Handle h, String scopeId, String typed) {
+    return h.createQuery("SELECT " + COLUMNS
+            + " FROM access_codes WHERE code_hash = :hash AND coalesce(session_id, group_id) = :scopeId")
+        .bind("hash", hash(scopeId, typed)).bind("scopeId", scopeId).map((rs, ctx) -> row(rs)).findOne();
   }
 
   /**
@@ -120,19 +138,34 @@ final class AccessCodes {
 
   /** Revokes the code (idempotent); NOT_FOUND when the session has no such code. */
   Row revoke(Tx tx, SessionRow s, String id) {
-    Row r = tx.handle().createQuery("SELECT " + COLUMNS
-            + " FROM access_codes WHERE tenant_id = :tenantId AND session_id = :sessionId AND id = :id FOR UPDATE")
-        .bind("tenantId", tx.tenantId()).bind("sessionId", s.id()).bind("id", id).map((rs, ctx) -> row(rs)).findOne()
-        .orElseThrow(() -> ConveneException.notFound(ErrorReason.ACCESS_CODE_NOT_FOUND,
-            "session " + s.id() + " has no access code " + id));
+    Row r = lock(tx, s.id(), id);
     if (r.revokeTime() != null) {
       return r;
     }
-    tx.handle().createUpdate("UPDATE access_codes SET revoke_time = :now WHERE tenant_id = :tenantId AND id = :id")
-        .bind("now", tx.now()).bind("tenantId", tx.tenantId()).bind("id", id).execute();
     Rosters.event(tx, s, SessionEventType.SESSION_EVENT_TYPE_ACCESS_CODE_REVOKED, Map.of("access_code_id", id));
+    return markRevoked(tx, r);
+  }
+
+  /** Revokes a code of the locked group {@code groupId} (idempotent). */
+  Row revokeForGroup(Tx tx, String groupId, String id) {
+    Row r = lock(tx, groupId, id);
+    return r.revokeTime() != null ? r : markRevoked(tx, r);
+  }
+
+  /** The code {@code id} of the session or group {@code scopeId}, locked; NOT_FOUND when it has none. */
+  private Row lock(Tx tx, String scopeId, String id) {
+    return tx.handle().createQuery("SELECT " + COLUMNS + " FROM access_codes"
+            + " WHERE tenant_id = :tenantId AND coalesce(session_id, group_id) = :scopeId AND id = :id FOR UPDATE")
+        .bind("tenantId", tx.tenantId()).bind("scopeId", scopeId).bind("id", id).map((rs, ctx) -> row(rs)).findOne()
+        .orElseThrow(() -> ConveneException.notFound(ErrorReason.ACCESS_CODE_NOT_FOUND,
+            scopeId + " has no access code " + id));
+  }
+
+  private Row markRevoked(Tx tx, Row r) {
+    tx.handle().createUpdate("UPDATE access_codes SET revoke_time = :now WHERE tenant_id = :tenantId AND id = :id")
+        .bind("now", tx.now()).bind("tenantId", tx.tenantId()).bind("id", r.id()).execute();
     return new Row(r.tenantId(), r.id(), r.sessionId(), r.userId(), r.maxUses(), r.useCount(), r.expireTime(),
-        r.createTime(), tx.now());
+        r.createTime(), tx.now(), r.groupId());
   }
 
   List<Row> list(String tenantId, String sessionId) {
@@ -144,11 +177,16 @@ final class AccessCodes {
   }
 
   static AccessCode toProto(Row r) {
-    AccessCode.Builder b = AccessCode.newBuilder().setId(r.id()).setSessionId(r.sessionId()).setUserId(r.userId())
+    AccessCode.Builder b = AccessCode.newBuilder().setId(r.id()).setUserId(r.userId())
         .setMaxUses(r.maxUses()).setUseCount(r.useCount()).setExpireTime(ProtoTime.timestamp(r.expireTime()))
         .setCreateTime(ProtoTime.timestamp(r.createTime()));
     if (r.revokeTime() != null) {
       b.setRevokeTime(ProtoTime.timestamp(r.revokeTime()));
+    }
+    if (r.sessionId() != null) {
+      b.setSessionId(r.sessionId());
+    } else {
+      b.setGroupId(r.groupId());
     }
     return b.build();
   }
@@ -164,13 +202,13 @@ final class AccessCodes {
     return sb.toString();
   }
 
-  /** HMAC of the session and the code as typed, without spaces and dashes, case folded. */
-  byte[] hash(String sessionId, String typed) {
+  /** HMAC of the session (or group) and the code as typed, without spaces and dashes, case folded. */
+  byte[] hash(String scopeId, String typed) {
     String normal = typed.replace("-", "").replace(" ", "").toUpperCase(Locale.ROOT);
     try {
       Mac mac = Mac.getInstance("HmacSHA256");
       mac.init(key);
-      return mac.doFinal((sessionId + "\u001f" + normal).getBytes(StandardCharsets.UTF_8));
+      return mac.doFinal((scopeId + "\u001f" + normal).getBytes(StandardCharsets.UTF_8));
     } catch (GeneralSecurityException e) {
       throw new IllegalStateException(e);
     }
@@ -180,6 +218,6 @@ final class AccessCodes {
     OffsetDateTime revoked = rs.getObject(9, OffsetDateTime.class);
     return new Row(rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4), rs.getInt(5), rs.getInt(6),
         rs.getObject(7, OffsetDateTime.class).toInstant(), rs.getObject(8, OffsetDateTime.class).toInstant(),
-        revoked == null ? null : revoked.toInstant());
+        revoked == null ? null : revoked.toInstant(), rs.getString(10));
   }
 }

@@ -21,14 +21,20 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import org.jdbi.v3.core.Handle;
 
 /**
- * The one mechanism by which a code lets a guest in, whatever handed the code out (an access code
- * the tenant made, an invitation's link): codes are created, checked (throttled per client address
- * and session), redeemed for a guest credential and a join token, and revoked here. Other features
- * act on a redemption through {@link #beforeToken} hooks, inside the redemption.
+ * The one mechanism by which a code lets someone in, whatever handed the code out (an access code
+ * the tenant made, an invitation's link): codes are created, checked and claimed (throttled per
+ * client address and session or group), redeemed for a guest credential and a join token, and
+ * revoked here. Other features act on a session code's redemption through {@link #beforeToken}
+ * hooks, inside the redemption; a group invitation's code is {@link #claim claimed} and its use
+ * {@link #giveBack given back} when what it was claimed for fails.
  */
 public final class GuestCodes {
-  /** A code that matched, without its secret. */
-  public record Code(String tenantId, String id, String sessionId, String userId) {}
+  /** A code that matched, without its secret: of a session, or (groupId set) of a group. */
+  public record Code(String tenantId, String id, String sessionId, String userId, String groupId) {
+    static Code of(AccessCodes.Row r) {
+      return new Code(r.tenantId(), r.id(), r.sessionId(), r.userId(), r.groupId());
+    }
+  }
 
   /** What a redemption answers: the guest credential, and the join token unless the guest waits in the lobby. */
   public record Redeemed(Credential credential, JoinToken token) {}
@@ -79,6 +85,18 @@ public final class GuestCodes {
     return Map.entry(AccessCodes.toProto(made.getKey()), made.getValue());
   }
 
+  /** A new code for {@code userId} of the locked group {@code groupId}: its record and the code (shown once). */
+  public Map.Entry<AccessCode, String> createForGroup(Tx tx, String groupId, String userId, int maxUses,
+      Instant expire) {
+    Map.Entry<AccessCodes.Row, String> made = codes.createForGroup(tx, groupId, userId, maxUses, expire);
+    return Map.entry(AccessCodes.toProto(made.getKey()), made.getValue());
+  }
+
+  /** Revokes the code of the locked group {@code groupId} (idempotent). */
+  public AccessCode revokeForGroup(Tx tx, String groupId, String codeId) {
+    return AccessCodes.toProto(codes.revokeForGroup(tx, groupId, codeId));
+  }
+
   /** The code's record as it is now. */
   public AccessCode read(Handle h, String tenantId, String codeId) {
     return AccessCodes.toProto(codes.get(h, tenantId, codeId));
@@ -100,12 +118,11 @@ public final class GuestCodes {
    * The code of {@code sessionId} that {@code typed} matches, taking no use: NOT_FOUND
    * (ACCESS_CODE_NOT_FOUND) otherwise, which counts against the throttle.
    */
-  public Code check(String sessionId, String typed) {
-    List<Throttle.Key> keys = Throttle.keys(ClientAddress.current(), sessionId);
+  public Code check(String scopeId, String typed) {
+    List<Throttle.Key> keys = Throttle.keys(ClientAddress.current(), scopeId);
     throttle.check(keys);
     try {
-      AccessCodes.Row r = platform.jdbi().withHandle(h -> codes.find(h, sessionId, typed)).orElseThrow(GuestCodes::notFound);
-      return new Code(r.tenantId(), r.id(), r.sessionId(), r.userId());
+      return Code.of(platform.jdbi().withHandle(h -> codes.find(h, scopeId, typed)).orElseThrow(GuestCodes::notFound));
     } catch (ConveneException e) {
       throttle.failed(keys);
       throw e;
@@ -127,19 +144,8 @@ public final class GuestCodes {
    * (ACCESS_CODE_NOT_FOUND) as if it matched nothing (AcceptInvitation takes invitations' codes only).
    */
   public Redeemed redeem(String sessionId, String typed, java.util.function.BiPredicate<Handle, Code> accepts) {
-    List<Throttle.Key> keys = Throttle.keys(ClientAddress.current(), sessionId);
-    throttle.check(keys);
-    Instant now = platform.clock().instant();
-    AccessCodes.Row code;
-    try {
-      code = platform.jdbi().inTransaction(h -> codes.claimUse(h, codes.find(h, sessionId, typed)
-          .filter(r -> accepts.test(h, new Code(r.tenantId(), r.id(), r.sessionId(), r.userId())))
-          .orElseThrow(GuestCodes::notFound), now));
-    } catch (ConveneException e) {
-      throttle.failed(keys);
-      throw e;
-    }
-    Code matched = new Code(code.tenantId(), code.id(), code.sessionId(), code.userId());
+    AccessCodes.Row code = claimUse(sessionId, typed, accepts);
+    Code matched = Code.of(code);
     Principal guest = Principal.guest(code.tenantId(), "access_code:" + code.id(), code.userId(), code.sessionId());
     JoinToken token = null;
     try {
@@ -168,6 +174,34 @@ public final class GuestCodes {
     return new Redeemed(credentials.guest(code.tenantId(), code.sessionId(), code.userId(), expire), token);
   }
 
+  /**
+   * Takes one use of the code of the session or group {@code scopeId} that {@code typed} matches
+   * and {@code accepts} (throttled; the errors of {@link #redeem}). Give it back with
+   * {@link #giveBack} when what it was taken for fails.
+   */
+  public Code claim(String scopeId, String typed, java.util.function.BiPredicate<Handle, Code> accepts) {
+    return Code.of(claimUse(scopeId, typed, accepts));
+  }
+
+  /** Gives back the use {@link #claim} took. */
+  public void giveBack(Code code) {
+    platform.jdbi().useHandle(h -> codes.returnUse(h, codes.get(h, code.tenantId(), code.id())));
+  }
+
+  private AccessCodes.Row claimUse(String scopeId, String typed, java.util.function.BiPredicate<Handle, Code> accepts) {
+    List<Throttle.Key> keys = Throttle.keys(ClientAddress.current(), scopeId);
+    throttle.check(keys);
+    Instant now = platform.clock().instant();
+    try {
+      return platform.jdbi().inTransaction(h -> codes.claimUse(h, codes.find(h, scopeId, typed)
+          .filter(r -> accepts.test(h, Code.of(r)))
+          .orElseThrow(GuestCodes::notFound), now));
+    } catch (ConveneException e) {
+      throttle.failed(keys);
+      throw e;
+    }
+  }
+
   private Instant scheduledEnd(String tenantId, String sessionId) {
     return platform.jdbi().withHandle(h -> h.createQuery(
             "SELECT scheduled_end_time FROM sessions WHERE tenant_id = :tenantId AND id = :id")
@@ -175,6 +209,6 @@ public final class GuestCodes {
   }
 
   private static ConveneException notFound() {
-    return ConveneException.notFound(ErrorReason.ACCESS_CODE_NOT_FOUND, "no access code matches for this session");
+    return ConveneException.notFound(ErrorReason.ACCESS_CODE_NOT_FOUND, "no access code matches for this session or group");
   }
 }

@@ -148,6 +148,30 @@ class SmsOutboxTest {
   }
 
   @Test
+  void aGroupInvitation_textsTheGroupsLink_andItsDeliveryIsOnTheGroupsFeed() throws Exception {
+    var key = TestServer.bearer(server.tenantA.key());
+    var groups = GroupServiceGrpc.newBlockingStub(server.channel).withCallCredentials(key);
+    String groupId = groups.createGroup(CreateGroupRequest.newBuilder().setOwnerUserId("ann").setName("Family").build())
+        .getGroup().getId();
+    CreateInvitationResponse created = invitations.createInvitation(CreateInvitationRequest.newBuilder()
+        .setGroupId(groupId).setUserId("gran").setChannel(InvitationChannel.INVITATION_CHANNEL_SMS).setPhone(PHONE)
+        .build());
+    assertTrue(created.getLink().contains("#group=" + groupId + "&code="), "the link names the group");
+    server.jobs().runOnce();
+    assertEquals(1, twilio.messages.size());
+    FakeTwilio.Sms m = twilio.messages.get(0);
+    assertEquals(Templates.DEFAULT_SMS.replace("{link}", created.getLink()), m.body());
+    assertTrue(status(m.sid(), "delivered", null).getApplied());
+    assertEquals(InvitationDelivery.INVITATION_DELIVERY_DELIVERED, get(created.getInvitation().getId()).getDelivery());
+    List<GroupActivityType> feed = groups.listGroupActivities(ListGroupActivitiesRequest.newBuilder().setGroupId(groupId)
+        .build()).getActivitiesList().stream().map(GroupActivity::getType).toList();
+    assertEquals(List.of(GroupActivityType.GROUP_ACTIVITY_TYPE_INVITATION_DELIVERED,
+        GroupActivityType.GROUP_ACTIVITY_TYPE_INVITATION_SENT, GroupActivityType.GROUP_ACTIVITY_TYPE_INVITATION_CREATED,
+        GroupActivityType.GROUP_ACTIVITY_TYPE_MEMBER_ADDED, GroupActivityType.GROUP_ACTIVITY_TYPE_GROUP_CREATED), feed);
+    assertEquals(0, events("INVITATION_SENT"), "nothing on the unrelated session");
+  }
+
+  @Test
   void aPermanentRefusal_failsAtOnceWithTwiliosCode_andTransientOnesRetryWithBackoff() {
     twilio.responder = hit -> new FakeTwilio.Answer(400, FakeTwilio.error(21610, 400));
     String stopped = sms().getInvitation().getId();
