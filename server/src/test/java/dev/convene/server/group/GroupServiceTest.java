@@ -168,6 +168,28 @@ class GroupServiceTest {
   }
 
   @Test
+  void listGroupMembers_pagesOwnersFirstThenByUserId() {
+    Group g = create("zoe", "Team");
+    for (String u : List.of("dan", "bea", "cy", "al")) {
+      add(g.getId(), u, u.equals("cy") ? GroupRole.GROUP_ROLE_OWNER : GroupRole.GROUP_ROLE_MEMBER);
+    }
+    List<String> seen = new ArrayList<>();
+    String token = "";
+    int pages = 0;
+    do {
+      ListGroupMembersResponse page = groups.listGroupMembers(ListGroupMembersRequest.newBuilder().setGroupId(g.getId())
+          .setPageSize(2).setPageToken(token).build());
+      page.getMembersList().forEach(m -> seen.add(m.getUserId()));
+      token = page.getNextPageToken();
+      pages++;
+    } while (!token.isEmpty());
+    assertEquals(List.of("cy", "zoe", "al", "bea", "dan"), seen);
+    assertEquals(3, pages);
+    assertStatus(Code.INVALID_ARGUMENT, "INVALID_PAGE_TOKEN", () -> groups.listGroupMembers(ListGroupMembersRequest
+        .newBuilder().setGroupId(g.getId()).setPageToken("not-a-token").build()));
+  }
+
+  @Test
   void limits_membersPerGroupAndGroupsPerUser() {
     Group g = create("ann", "Big");
     for (int i = 1; i < GroupService.MAX_MEMBERS; i++) {
