@@ -14,6 +14,7 @@ import dev.convene.server.platform.PageTokens;
 import dev.convene.server.platform.Pages;
 import dev.convene.server.platform.Platform;
 import dev.convene.server.platform.RequestFingerprint;
+import dev.convene.server.platform.RequestIdTaken;
 import dev.convene.server.platform.Tx;
 import dev.convene.server.session.Rosters;
 import dev.convene.server.session.SessionRow;
@@ -111,13 +112,6 @@ final class GroupService extends GroupServiceGrpc.GroupServiceImplBase {
 
   // --- groups -----------------------------------------------------------------------------------
 
-  /** A repeated create: found by its request id after the insert gave way. */
-  private static final class RequestIdTaken extends RuntimeException {
-    RequestIdTaken() {
-      super(null, null, false, false);
-    }
-  }
-
   @Override
   public void createGroup(CreateGroupRequest req, StreamObserver<CreateGroupResponse> out) {
     Principal caller = Principal.current();
@@ -203,7 +197,7 @@ final class GroupService extends GroupServiceGrpc.GroupServiceImplBase {
         : platform.pageTokens().decode(req.getPageToken(), caller.tenantId(), "groups", req, 2);
     String forUser = userId;
     List<Groups.Listed> rows = platform.jdbi().withHandle(h -> Groups.list(h, caller.tenantId(), forUser, role,
-        after == null ? null : instant(after.get(0)), after == null ? null : after.get(1), size + 1));
+        after == null ? null : PageTokens.instantKey(after.get(0)), after == null ? null : after.get(1), size + 1));
     List<Group> groups = rows.stream().map(r -> toProto(r.group(),
         caller.isTenant() || r.role() == null ? GroupRole.GROUP_ROLE_UNSPECIFIED : role(r.role()))).toList();
     int n = Pages.fit(groups, Math.min(size, groups.size()));
@@ -387,7 +381,7 @@ final class GroupService extends GroupServiceGrpc.GroupServiceImplBase {
     Principal caller = Principal.current();
     int size = PageTokens.pageSize(req.getPageSize(), 50, 200);
     Long before = req.getPageToken().isEmpty() ? null
-        : position(platform.pageTokens().decode(req.getPageToken(), caller.tenantId(), "group_activities", req, 1).get(0));
+        : PageTokens.longKey(platform.pageTokens().decode(req.getPageToken(), caller.tenantId(), "group_activities", req, 1).get(0));
     List<EventRow> rows = platform.jdbi().withHandle(h -> {
       read(h, caller, req.getGroupId());
       return Groups.activities(h, caller.tenantId(), req.getGroupId(), before, size + 1);
@@ -613,19 +607,5 @@ final class GroupService extends GroupServiceGrpc.GroupServiceImplBase {
     return Integer.valueOf(s);
   }
 
-  private static Long position(String s) {
-    try {
-      return Long.valueOf(s);
-    } catch (NumberFormatException e) {
-      throw PageTokens.invalid();
-    }
-  }
 
-  private static Instant instant(String s) {
-    try {
-      return Instant.parse(s);
-    } catch (RuntimeException e) {
-      throw PageTokens.invalid();
-    }
-  }
 }

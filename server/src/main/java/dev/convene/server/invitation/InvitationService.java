@@ -11,6 +11,7 @@ import dev.convene.server.platform.PageTokens;
 import dev.convene.server.platform.Pages;
 import dev.convene.server.platform.Platform;
 import dev.convene.server.platform.RequestFingerprint;
+import dev.convene.server.platform.RequestIdTaken;
 import dev.convene.server.platform.Tx;
 import dev.convene.server.session.Rosters;
 import dev.convene.server.session.SessionRow;
@@ -47,13 +48,6 @@ final class InvitationService extends InvitationServiceGrpc.InvitationServiceImp
     this.codes = codes;
     this.templates = templates;
     this.credentials = credentials;
-  }
-
-  /** A repeated create: found by its request id after the insert gave way. */
-  private static final class RequestIdTaken extends RuntimeException {
-    RequestIdTaken() {
-      super(null, null, false, false);
-    }
   }
 
   @Override
@@ -201,7 +195,7 @@ final class InvitationService extends InvitationServiceGrpc.InvitationServiceImp
     Instant now = platform.clock().instant();
     List<Invitation> page = platform.jdbi().withHandle(h -> {
       List<Invitations.Row> rows = store.list(h, tenantId, sessionId, groupId, status, now,
-          after == null ? null : instant(after.get(0)), after == null ? null : after.get(1), size + 1);
+          after == null ? null : PageTokens.instantKey(after.get(0)), after == null ? null : after.get(1), size + 1);
       Map<String, AccessCode> byId = codes.readAll(h, tenantId, rows.stream().map(Invitations.Row::accessCodeId).toList());
       return rows.stream().map(r -> Invitations.toProto(r, byId.get(r.accessCodeId()), now)).toList();
     });
@@ -214,13 +208,6 @@ final class InvitationService extends InvitationServiceGrpc.InvitationServiceImp
         ProtoTime.instant(last.getCreateTime()).toString(), last.getId()));
   }
 
-  private static Instant instant(String s) {
-    try {
-      return Instant.parse(s);
-    } catch (RuntimeException e) {
-      throw PageTokens.invalid();
-    }
-  }
 
   @Override
   public void revokeInvitation(RevokeInvitationRequest req, StreamObserver<RevokeInvitationResponse> out) {

@@ -95,6 +95,24 @@ public final class PageTokens {
     return requested <= 0 ? dflt : Math.min(requested, max);
   }
 
+  /** A page token's key that is a time; INVALID_PAGE_TOKEN when it is not one. */
+  public static java.time.Instant instantKey(String key) {
+    try {
+      return java.time.Instant.parse(key);
+    } catch (RuntimeException e) {
+      throw invalid();
+    }
+  }
+
+  /** A page token's key that is a number; INVALID_PAGE_TOKEN when it is not one. */
+  public static long longKey(String key) {
+    try {
+      return Long.parseLong(key);
+    } catch (NumberFormatException e) {
+      throw invalid();
+    }
+  }
+
   public static ConveneException invalid() {
     return ConveneException.invalidArgument(ErrorReason.INVALID_PAGE_TOKEN, "page_token",
         "page_token is not a token this server issued for this list and these filters");

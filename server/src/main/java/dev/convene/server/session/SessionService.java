@@ -204,7 +204,7 @@ public final class SessionService extends SessionServiceGrpc.SessionServiceImplB
     String afterId = null;
     if (!req.getPageToken().isEmpty()) {
       List<String> keys = pageTokens.decode(req.getPageToken(), tenantId, "sessions", req, 2);
-      afterTime = parseInstant(keys.get(0));
+      afterTime = PageTokens.instantKey(keys.get(0));
       afterId = keys.get(1);
     }
     Instant from = req.hasScheduledStartFrom() ? ProtoTime.instant(req.getScheduledStartFrom()) : null;
@@ -231,13 +231,6 @@ public final class SessionService extends SessionServiceGrpc.SessionServiceImplB
     reply(observer, out.build());
   }
 
-  private static Instant parseInstant(String s) {
-    try {
-      return Instant.parse(s);
-    } catch (RuntimeException e) {
-      throw PageTokens.invalid();
-    }
-  }
 
   private static String emptyToNull(String s) {
     return s.isEmpty() ? null : s;
@@ -277,7 +270,7 @@ public final class SessionService extends SessionServiceGrpc.SessionServiceImplB
     }
     int size = PageTokens.pageSize(req.getPageSize(), 50, 200);
     long after = req.getPageToken().isEmpty() ? 0
-        : parseLong(pageTokens.decode(req.getPageToken(), tenantId, "participants", req, 1).get(0));
+        : PageTokens.longKey(pageTokens.decode(req.getPageToken(), tenantId, "participants", req, 1).get(0));
     List<ParticipantRow> rows = store.listParticipants(tenantId, req.getSessionId(), after, size + 1);
     if (rows.isEmpty() && !store.exists(tenantId, req.getSessionId())) {
       throw sessionNotFound(req.getSessionId());
@@ -292,13 +285,6 @@ public final class SessionService extends SessionServiceGrpc.SessionServiceImplB
     reply(observer, out.build());
   }
 
-  private static long parseLong(String s) {
-    try {
-      return Long.parseLong(s);
-    } catch (NumberFormatException e) {
-      throw PageTokens.invalid();
-    }
-  }
 
   @Override
   public void joinSession(JoinSessionRequest req, StreamObserver<JoinSessionResponse> observer) {
@@ -356,7 +342,7 @@ public final class SessionService extends SessionServiceGrpc.SessionServiceImplB
     String tenantId = Principal.current().tenantId();
     int size = PageTokens.pageSize(req.getPageSize(), 100, 500);
     long after = req.getPageToken().isEmpty() ? req.getAfterSequence()
-        : parseLong(pageTokens.decode(req.getPageToken(), tenantId, "events", req, 1).get(0));
+        : PageTokens.longKey(pageTokens.decode(req.getPageToken(), tenantId, "events", req, 1).get(0));
     List<EventRow> rows = events.ofAggregate(tenantId, SessionChanges.AGGREGATE, req.getSessionId(), after, size + 1);
     // Every session has its SESSION_CREATED event: no events and no session is NOT_FOUND.
     if (rows.isEmpty() && !store.exists(tenantId, req.getSessionId())) {
