@@ -13,3 +13,6 @@ ALTER TABLE invitations ADD CONSTRAINT invitations_scope CHECK ((session_id IS N
 ALTER TABLE invitations ADD CONSTRAINT invitations_group_role CHECK (group_role IN ('OWNER', 'MEMBER'));
 CREATE INDEX invitations_group_idx ON invitations (tenant_id, group_id, create_time DESC, id DESC)
     WHERE group_id IS NOT NULL;
+-- The groups a user is invited to (a user's overview).
+CREATE INDEX invitations_user_pending ON invitations (tenant_id, user_id, create_time DESC, id DESC)
+    WHERE group_id IS NOT NULL AND status = 'PENDING';

@@ -548,7 +548,7 @@ final class GroupService extends GroupServiceGrpc.GroupServiceImplBase {
     return toProto(a.group(), a.callerRole());
   }
 
-  private static Group toProto(Groups.Row g, GroupRole callerRole) {
+  static Group toProto(Groups.Row g, GroupRole callerRole) {
     Group.Builder b = Group.newBuilder().setId(g.id()).setName(g.name()).setDescription(g.description())
         .setMedia(MediaType.valueOf("MEDIA_TYPE_" + g.media())).setMemberCount(g.memberCount())
         .setCreateTime(ProtoTime.timestamp(g.createTime())).setUpdateTime(ProtoTime.timestamp(g.updateTime()))

@@ -38,6 +38,15 @@ public final class InvitationFeature implements Feature {
     presence.onMessageStatus(outbox);
   }
 
+  /**
+   * A page of the pending, unexpired group invitations of {@code userId} (the groups it is invited
+   * to), newest first, after ({@code afterTime}, {@code afterId}): for a user's overview.
+   */
+  public List<dev.convene.v1.Invitation> groupInvitationsOf(org.jdbi.v3.core.Handle h, String tenantId, String userId,
+      java.time.Instant now, java.time.Instant afterTime, String afterId, int limit) {
+    return service.pendingGroupInvitations(h, tenantId, userId, now, afterTime, afterId, limit);
+  }
+
   @Override
   public List<BindableService> services() {
     return List.of(service);

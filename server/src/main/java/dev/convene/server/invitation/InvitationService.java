@@ -209,6 +209,14 @@ final class InvitationService extends InvitationServiceGrpc.InvitationServiceImp
   }
 
 
+  /** A page of {@code userId}'s pending group invitations, newest first (see Invitations.pendingGroupInvitations). */
+  List<Invitation> pendingGroupInvitations(org.jdbi.v3.core.Handle h, String tenantId, String userId, Instant now,
+      Instant afterTime, String afterId, int limit) {
+    List<Invitations.Row> rows = store.pendingGroupInvitations(h, tenantId, userId, now, afterTime, afterId, limit);
+    Map<String, AccessCode> byId = codes.readAll(h, tenantId, rows.stream().map(Invitations.Row::accessCodeId).toList());
+    return rows.stream().map(r -> Invitations.toProto(r, byId.get(r.accessCodeId()), now)).toList();
+  }
+
   @Override
   public void revokeInvitation(RevokeInvitationRequest req, StreamObserver<RevokeInvitationResponse> out) {
     Invitation inv = platform.uow().write(tx -> {

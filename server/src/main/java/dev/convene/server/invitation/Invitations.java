@@ -155,6 +155,25 @@ final class Invitations {
     return q.map((rs, ctx) -> row(rs)).list();
   }
 
+  /**
+   * A page of the pending, unexpired group invitations of {@code userId}, newest first, after
+   * ({@code afterTime}, {@code afterId}): the groups it is invited to.
+   */
+  List<Row> pendingGroupInvitations(Handle h, String tenantId, String userId, Instant now, Instant afterTime,
+      String afterId, int limit) {
+    Query q = h.createQuery("SELECT " + JOINED_COLUMNS
+            + " FROM invitations i JOIN access_codes a ON a.tenant_id = i.tenant_id AND a.id = i.access_code_id"
+            + " WHERE i.tenant_id = :tenantId AND i.user_id = :userId AND i.group_id IS NOT NULL"
+            + " AND i.status = 'PENDING' AND a.expire_time > :now"
+            + (afterTime == null ? "" : " AND (i.create_time, i.id) < (:afterTime, :afterId)")
+            + " ORDER BY i.create_time DESC, i.id DESC LIMIT :limit")
+        .bind("tenantId", tenantId).bind("userId", userId).bind("now", now).bind("limit", limit);
+    if (afterTime != null) {
+      q.bind("afterTime", afterTime).bind("afterId", afterId);
+    }
+    return q.map((rs, ctx) -> row(rs)).list();
+  }
+
   /** How often the invitation was sent again, and when last. */
   record Resends(int count, Instant last) {}
 

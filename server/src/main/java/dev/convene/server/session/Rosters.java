@@ -117,6 +117,15 @@ public final class Rosters {
     return SessionStore.roster(h, tenantId, sessionId, limit).stream().map(SessionMapper::toProto).toList();
   }
 
+  /**
+   * A page of the sessions on {@code userId}'s roster that have not ended, soonest first, after
+   * ({@code afterTime}, {@code afterId}); for a user's overview.
+   */
+  public static java.util.List<SessionRow> upcoming(Handle h, String tenantId, String userId, java.time.Instant now,
+      java.time.Instant afterTime, String afterId, int limit) {
+    return SessionStore.upcoming(h, tenantId, userId, now, afterTime, afterId, limit);
+  }
+
   /** Appends an event to the session's log (the caller holds the session's lock). */
   public static void event(Tx tx, SessionRow s, SessionEventType type, Map<String, ?> payload) {
     new SessionChanges(tx).event(s, type, payload);

@@ -109,6 +109,24 @@ final class SessionStore {
         .bind("limit", limit).map(SESSION).list());
   }
 
+  /**
+   * A page of the sessions on {@code userId}'s roster that have not ended and end after {@code now},
+   * soonest first, after ({@code afterTime}, {@code afterId}).
+   */
+  static List<SessionRow> upcoming(Handle h, String tenantId, String userId, Instant now, Instant afterTime,
+      String afterId, int limit) {
+    return h.createQuery("SELECT " + SESSION_COLUMNS + """
+            FROM participants p JOIN sessions s ON s.tenant_id = p.tenant_id AND s.id = p.session_id
+            WHERE p.tenant_id = :tenantId AND p.user_id = :userId
+              AND s.status IN ('SCHEDULED', 'WAITING', 'IN_PROGRESS') AND s.scheduled_end_time > :now
+              AND (CAST(:afterTime AS timestamptz) IS NULL OR (s.scheduled_start_time, s.id) > (:afterTime, :afterId))
+            ORDER BY s.scheduled_start_time, s.id
+            LIMIT :limit
+            """)
+        .bind("tenantId", tenantId).bind("userId", userId).bind("now", now).bind("afterTime", afterTime)
+        .bind("afterId", afterId).bind("limit", limit).map(SESSION).list();
+  }
+
   /** A page of a session's roster in the order it was added; empty if the tenant has no such session. */
   List<ParticipantRow> listParticipants(String tenantId, String sessionId, long afterId, int limit) {
     return jdbi.withHandle(h -> h.createQuery("SELECT " + PARTICIPANT_COLUMNS + """
