@@ -26,6 +26,7 @@ import dev.convene.server.invitation.InvitationFeature;
 import dev.convene.server.presence.PresenceFeature;
 import dev.convene.server.provider.ProviderFeature;
 import dev.convene.server.token.TokenFeature;
+import dev.convene.server.user.UserFeature;
 import dev.convene.server.call.CallFeature;
 import io.grpc.BindableService;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
@@ -110,9 +111,10 @@ public final class Main implements Runnable {
     TokenFeature tokens = new TokenFeature(platform, providers, credentials.issuer());
     PresenceFeature presence = new PresenceFeature(platform, providers, settings.presence());
     GroupFeature groups = new GroupFeature(platform, tokens);
+    InvitationFeature invitations = new InvitationFeature(platform, tokens, providers, presence, groups,
+        credentials.issuer(), settings.inviteBaseUrl());
     return List.of(new SessionFeature(platform), credentials, providers, tokens, new CallFeature(platform, providers),
-        presence, groups, new InvitationFeature(platform, tokens, providers, presence, groups, credentials.issuer(),
-            settings.inviteBaseUrl()));
+        presence, groups, invitations, new UserFeature(platform, invitations));
   }
 
   public static List<BindableService> services(List<Feature> features) {

@@ -73,9 +73,9 @@ public final class GroupMembers {
    * Removes {@code userId} from every group it belongs to (a deleted user), recording MEMBER_REMOVED
    * on each; FAILED_PRECONDITION (LAST_OWNER, metadata {@code group_ids}: at most 10) when it is the
    * only owner of a group, and then nothing changes. Locks the groups in id order; call it before
-   * the transaction reads its time.
+   * the transaction reads its time. Returns whether the user belonged to any group.
    */
-  public static void forgetUser(Tx tx, String userId) {
+  public static boolean forgetUser(Tx tx, String userId) {
     List<String> groupIds = tx.handle().createQuery(
             "SELECT group_id FROM group_members WHERE tenant_id = :tenantId AND user_id = :userId ORDER BY group_id")
         .bind("tenantId", tx.tenantId()).bind("userId", userId).mapTo(String.class).list();
@@ -99,5 +99,6 @@ public final class GroupMembers {
       Groups.removeMember(tx, m.groupId(), userId);
       tx.append(GroupService.AGGREGATE, m.groupId(), "MEMBER_REMOVED", Map.of("user_id", userId, "reason", "user_deleted"));
     }
+    return !memberships.isEmpty();
   }
 }

@@ -561,7 +561,7 @@ final class GroupService extends GroupServiceGrpc.GroupServiceImplBase {
 
   private static GroupMember toProto(Groups.Member m) {
     return GroupMember.newBuilder().setGroupId(m.groupId()).setUserId(m.userId()).setRole(role(m.role()))
-        .setAddTime(ProtoTime.timestamp(m.addTime())).build();
+        .setAddTime(ProtoTime.timestamp(m.addTime())).setDisplayName(m.displayName()).build();
   }
 
   private static CallUsage toProto(Usage.Totals t) {

@@ -22,8 +22,8 @@ final class Groups {
     }
   }
 
-  /** A member of a group; {@code role} is OWNER or MEMBER. */
-  record Member(String groupId, String userId, String role, Instant addTime) {
+  /** A member of a group; {@code role} is OWNER or MEMBER; {@code displayName} from its profile, when read with one. */
+  record Member(String groupId, String userId, String role, Instant addTime, String displayName) {
     boolean owner() {
       return role.equals(OWNER);
     }
@@ -161,7 +161,7 @@ final class Groups {
             """)
         .bind("role", role).bind("tenantId", tx.tenantId()).bind("groupId", m.groupId()).bind("userId", m.userId())
         .execute();
-    return new Member(m.groupId(), m.userId(), role, m.addTime());
+    return new Member(m.groupId(), m.userId(), role, m.addTime(), m.displayName());
   }
 
   /** How many OWNERs the locked group has. */
@@ -173,8 +173,8 @@ final class Groups {
 
   /** A page of members, owners first, then by user id, after ({@code afterRank}, {@code afterUser}). */
   static List<Member> members(Handle h, String tenantId, String groupId, Integer afterRank, String afterUser, int limit) {
-    Query q = h.createQuery("SELECT " + MEMBER_COLUMNS + """
-             FROM group_members m
+    Query q = h.createQuery("SELECT " + MEMBER_COLUMNS + ", u.display_name" + """
+             FROM group_members m LEFT JOIN users u ON u.tenant_id = m.tenant_id AND u.user_id = m.user_id
             WHERE m.tenant_id = :tenantId AND m.group_id = :groupId
             """ + (afterRank == null ? "" : " AND (CASE m.role WHEN 'OWNER' THEN 0 ELSE 1 END, m.user_id) > (:rank, :user)")
             + " ORDER BY CASE m.role WHEN 'OWNER' THEN 0 ELSE 1 END, m.user_id LIMIT :limit")
@@ -280,6 +280,8 @@ final class Groups {
   }
 
   private static Member member(ResultSet rs) throws SQLException {
-    return new Member(rs.getString(1), rs.getString(2), rs.getString(3), rs.getObject(4, OffsetDateTime.class).toInstant());
+    String name = rs.getMetaData().getColumnCount() >= 5 ? rs.getString(5) : null;
+    return new Member(rs.getString(1), rs.getString(2), rs.getString(3), rs.getObject(4, OffsetDateTime.class).toInstant(),
+        name == null ? "" : name);
   }
 }

@@ -7,6 +7,7 @@ import dev.convene.server.credential.CredentialIssuer;
 import dev.convene.server.group.GroupMembers;
 import dev.convene.server.grpc.ConveneException;
 import dev.convene.server.grpc.ProtoTime;
+import dev.convene.server.platform.Phones;
 import dev.convene.server.platform.PageTokens;
 import dev.convene.server.platform.Pages;
 import dev.convene.server.platform.Platform;
@@ -55,7 +56,7 @@ final class InvitationService extends InvitationServiceGrpc.InvitationServiceImp
     Principal caller = Principal.current();
     byte[] fingerprint = RequestFingerprint.of(req.toBuilder().clearRequestId().build());
     String phone = req.getChannel() == InvitationChannel.INVITATION_CHANNEL_SMS
-        ? Phones.normalise(req.getPhone(), req.getPhoneRegion()) : null;
+        ? Phones.normalise(req.getPhone(), req.getPhoneRegion(), "phone") : null;
     if (!req.getRequestId().isEmpty()) {
       Optional<CreateInvitationResponse> earlier = repeated(caller.tenantId(), req.getRequestId(), fingerprint);
       if (earlier.isPresent()) {

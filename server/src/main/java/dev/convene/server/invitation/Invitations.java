@@ -1,6 +1,7 @@
 package dev.convene.server.invitation;
 
 import dev.convene.server.grpc.ProtoTime;
+import dev.convene.server.platform.Phones;
 import dev.convene.server.platform.IdKind;
 import dev.convene.server.platform.Platform;
 import dev.convene.server.platform.Tx;

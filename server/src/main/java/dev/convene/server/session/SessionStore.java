@@ -40,6 +40,17 @@ final class SessionStore {
       recording_consent, recording_consent_time
       """;
 
+  /**
+   * {@link #PARTICIPANT_COLUMNS} of {@code participants p} joined with {@link #WITH_PROFILE}: a roster
+   * entry without a display name shows its user's profile name (UserService).
+   */
+  static final String PROFILED_PARTICIPANT_COLUMNS = java.util.Arrays.stream(PARTICIPANT_COLUMNS.split(","))
+      .map(String::strip).map(c -> c.equals("display_name")
+          ? "coalesce(nullif(p.display_name, ''), u.display_name, '') AS display_name" : "p." + c)
+      .collect(java.util.stream.Collectors.joining(", "));
+  static final String WITH_PROFILE =
+      " FROM participants p LEFT JOIN users u ON u.tenant_id = p.tenant_id AND u.user_id = p.user_id ";
+
   static final RowMapper<SessionRow> SESSION = SessionStore::session;
   static final RowMapper<ParticipantRow> PARTICIPANT = SessionStore::participant;
 
@@ -129,10 +140,9 @@ final class SessionStore {
 
   /** A page of a session's roster in the order it was added; empty if the tenant has no such session. */
   List<ParticipantRow> listParticipants(String tenantId, String sessionId, long afterId, int limit) {
-    return jdbi.withHandle(h -> h.createQuery("SELECT " + PARTICIPANT_COLUMNS + """
-            FROM participants
-            WHERE tenant_id = :tenantId AND session_id = :sessionId AND id > :afterId
-            ORDER BY id
+    return jdbi.withHandle(h -> h.createQuery("SELECT " + PROFILED_PARTICIPANT_COLUMNS + WITH_PROFILE + """
+            WHERE p.tenant_id = :tenantId AND p.session_id = :sessionId AND p.id > :afterId
+            ORDER BY p.id
             LIMIT :limit
             """)
         .bind("tenantId", tenantId).bind("sessionId", sessionId).bind("afterId", afterId).bind("limit", limit)
@@ -147,10 +157,9 @@ final class SessionStore {
 
   /** The session's roster, present participants first, then in roster order. */
   static List<ParticipantRow> roster(Handle h, String tenantId, String sessionId, int limit) {
-    return h.createQuery("SELECT " + PARTICIPANT_COLUMNS + """
-            FROM participants
-            WHERE tenant_id = :tenantId AND session_id = :sessionId
-            ORDER BY present DESC, id
+    return h.createQuery("SELECT " + PROFILED_PARTICIPANT_COLUMNS + WITH_PROFILE + """
+            WHERE p.tenant_id = :tenantId AND p.session_id = :sessionId
+            ORDER BY p.present DESC, p.id
             LIMIT :limit
             """)
         .bind("tenantId", tenantId).bind("sessionId", sessionId).bind("limit", limit).map(PARTICIPANT).list();
