@@ -10,6 +10,8 @@
 #   7. an SMS invitation end to end: created over REST through Envoy, texted by the outbox through
 #      fake_twilio.py, Twilio's signed status callbacks through Envoy, its link opened by the page
 #      (invited.png)
+#   8. a group call: two members (Python) join with JoinGroupCall's tokens on their user credentials;
+#      presence from LiveKit's webhooks; GetGroupUsage adds their connected time up; the activity feed
 # Before the namespace, the page's own `npm test` (client-stubs/web/join/test/providers.sh): the Twilio
 # and Jitsi branches up to the unreachable provider and the refusal messages, with faked gRPC-Web answers
 # (screenshots copied here as providers-*.png).

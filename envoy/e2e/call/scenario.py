@@ -46,6 +46,8 @@ from livekit import api, rtc  # noqa: E402
 
 from convene import ConveneClient, error_details  # noqa: E402
 from convene.v1 import (invitation_service_pb2 as inv, invitation_service_pb2_grpc)  # noqa: E402
+from convene.v1 import (credential_service_pb2 as cr, credential_service_pb2_grpc,  # noqa: E402
+                        group_service_pb2 as gs, group_service_pb2_grpc)
 from convene.v1 import (call_service_pb2 as cs, call_service_pb2_grpc, provider_config_service_pb2 as pc,  # noqa: E402
                         provider_config_service_pb2_grpc, provider_pb2, session_pb2, session_service_pb2 as ss,
                         session_service_pb2_grpc, token_service_pb2 as ts, token_service_pb2_grpc)
@@ -134,6 +136,14 @@ class Convene:
         self.calls = call_service_pb2_grpc.CallServiceStub(ch)
         self.providers = provider_config_service_pb2_grpc.ProviderConfigServiceStub(ch)
         self.invitations = invitation_service_pb2_grpc.InvitationServiceStub(ch)
+        self.groups = group_service_pb2_grpc.GroupServiceStub(ch)
+        self.credentials = credential_service_pb2_grpc.CredentialServiceStub(ch)
+
+    def as_user(self, user_id: str):
+        """GroupService as the end user `user_id`, with a user credential the tenant issued (never printed)."""
+        credential = self.rpc(f"IssueUserCredential {user_id}", self.credentials.IssueUserCredential,
+                              cr.IssueUserCredentialRequest(user_id=user_id)).credential.credential
+        return group_service_pb2_grpc.GroupServiceStub(ConveneClient(self.channel, credential)._channel)
 
     def rpc(self, what: str, call, request):
         try:
@@ -419,6 +429,7 @@ async def run(lk, cv: Convene, browser: Browser, host: HostWithVideo) -> None:
         await late.close()
 
     await invitation_by_sms(lk, cv, browser)
+    await group_call(lk, cv)
 
 
 def http(method: str, url: str, body: bytes | None = None, headers: dict | None = None) -> tuple[int, bytes]:
@@ -542,6 +553,81 @@ async def invitation_by_sms(lk, cv: Convene, browser: Browser) -> None:
     r = await browser.do("screenshot", tab="sam", path=str(SHOTS / "invited.png"))
     check("screenshot invited.png", r.get("ok") and (SHOTS / "invited.png").stat().st_size > 0)
     await browser.do("close", tab="sam")
+
+
+async def group_call(lk, cv: Convene) -> None:
+    print("\n== 8. a group call: two members join with JoinGroupCall's tokens; usage from presence", flush=True)
+    g = cv.rpc("CreateGroup", cv.groups.CreateGroup, gs.CreateGroupRequest(
+        request_id=f"family-{int(time.time())}", owner_user_id="ann", name="Family")).group
+    cv.rpc("AddGroupMember bob", cv.groups.AddGroupMember, gs.AddGroupMemberRequest(group_id=g.id, user_id="bob"))
+    ann_api, bob_api = cv.as_user("ann"), cv.as_user("bob")
+    started = cv.rpc("StartGroupCall (ann, user credential)", ann_api.StartGroupCall,
+                     gs.StartGroupCallRequest(group_id=g.id, user_id="ann"))
+    sid = started.session.id
+    check("StartGroupCall: a session for the group, AUDIO, ann HOST and bob on its roster",
+          sid.startswith("ses_") and not started.already_live and started.session.media == session_pb2.MEDIA_TYPE_AUDIO
+          and started.session.metadata.get("group_id") == g.id, f"session {sid}")
+    again = cv.rpc("StartGroupCall (bob)", bob_api.StartGroupCall, gs.StartGroupCallRequest(group_id=g.id, user_id="bob"))
+    check("a second StartGroupCall (bob) returns the live call, flagged", again.already_live and again.session.id == sid)
+    ann, bob = lke.Participant("ann"), lke.Participant("bob")
+    try:
+        for who, stub, p in (("ann", ann_api, ann), ("bob", bob_api, bob)):
+            j = cv.rpc(f"JoinGroupCall {who}", stub.JoinGroupCall, gs.JoinGroupCallRequest(group_id=g.id, user_id=who))
+            check(f"JoinGroupCall {who}: a LiveKit token for the call's room as {who}",
+                  j.session_id == sid and j.join_token.identity == who and j.join_token.room_name == sid
+                  and j.join_token.provider == provider_pb2.PROVIDER_KIND_LIVEKIT)
+            await p.connect(j.join_token.connect_url, j.join_token.token)
+            await p.publish_silence()
+        both = await lke.wait_until(lambda: _has_all(lk, sid, {"ann", "bob"}), 15)
+        check("LiveKit lists ann and bob in the group call's room", both, f"identities {sorted(await lk.participants(sid))}")
+        present = await until(lambda: cv.present(sid) == {"ann", "bob"}, 15)
+        check("presence from LiveKit's webhooks: ann and bob present; the call IN_PROGRESS",
+              bool(present) and cv.status(sid) == "IN_PROGRESS", f"present {sorted(cv.present(sid))}, {cv.status(sid)}")
+        listed = cv.rpc("ListGroupCallParticipants (bob)", bob_api.ListGroupCallParticipants,
+                        gs.ListGroupCallParticipantsRequest(group_id=g.id))
+        check("ListGroupCallParticipants (a member): ann and bob, present", {p.user_id for p in listed.participants
+                                                                              if p.present} == {"ann", "bob"})
+        heard = await bob.hears("ann")
+        check("bob receives ann's audio over WebRTC", heard >= 50, f"{heard} frames")
+        await asyncio.sleep(2)
+        await bob.close()
+        gone = await until(lambda: cv.present(sid) == {"ann"}, 15)
+        check("bob leaves: the webhook makes him absent, ann stays", bool(gone), f"present {sorted(cv.present(sid))}")
+        await asyncio.sleep(1)
+    finally:
+        await ann.close()
+        await bob.close()
+    alone = await until(lambda: cv.present(sid) == set(), 15)
+    check("ann leaves: nobody present", bool(alone), f"present {sorted(cv.present(sid))}")
+    ended = cv.rpc("EndGroupCall (ann, who started it)", ann_api.EndGroupCall, gs.EndGroupCallRequest(group_id=g.id))
+    check("EndGroupCall: the call's session COMPLETED", ended.session.status == session_pb2.SESSION_STATUS_COMPLETED,
+          session_pb2.SessionStatus.Name(ended.session.status))
+    start = timestamp_pb2.Timestamp(seconds=int(time.time()) - 3600)
+    end = timestamp_pb2.Timestamp(seconds=int(time.time()) + 60)
+    usage = cv.rpc("GetGroupUsage (bob)", bob_api.GetGroupUsage, gs.GetGroupUsageRequest(group_id=g.id, start_time=start,
+                                                                                            end_time=end))
+    per = {m.user_id: m.connected_duration.seconds + m.connected_duration.nanos / 1e9 for m in usage.members}
+    total = usage.usage.connected_duration.seconds + usage.usage.connected_duration.nanos / 1e9
+    check("GetGroupUsage: 1 call, peak 2, ann and bob connected (ann longer), their times add up to the total",
+          usage.usage.call_count == 1 and usage.usage.peak_participants == 2 and set(per) == {"ann", "bob"}
+          and per["bob"] > 1 and per["ann"] > per["bob"] and abs(sum(per.values()) - total) < 0.01,
+          f"calls {usage.usage.call_count}, peak {usage.usage.peak_participants}, "
+          + ", ".join(f"{u} {t:.1f} s" for u, t in sorted(per.items())) + f", total {total:.1f} s")
+    feed = cv.rpc("ListGroupActivities", cv.groups.ListGroupActivities, gs.ListGroupActivitiesRequest(group_id=g.id))
+    words = [gs.GroupActivityType.Name(a.type).replace("GROUP_ACTIVITY_TYPE_", "") + (f" {a.user_id}" if a.user_id else "")
+             for a in reversed(feed.activities)]
+    check("ListGroupActivities (oldest first here): created, call started, ann and bob joined, bob left, ann left, ended",
+          in_order(words, ["GROUP_CREATED", "MEMBER_ADDED bob", "CALL_STARTED", "CALL_LEFT bob", "CALL_LEFT ann",
+                           "CALL_ENDED"])
+          and all(in_order(words, ["CALL_STARTED", f"CALL_JOINED {u}", "CALL_LEFT bob"]) for u in ("ann", "bob")),
+          " | ".join(words))
+
+
+async def _has_all(lk, room: str, identities: set[str]) -> bool:
+    try:
+        return identities <= set(await lk.participants(room))
+    except api.TwirpError:
+        return False
 
 
 async def _has(lk, room: str, identity: str) -> bool:
