@@ -1,5 +1,6 @@
 /**
- * Convene for browsers: typed clients of convene.v1 (SessionService, TokenService, CallService)
+ * Convene for browsers: typed clients of convene.v1 (SessionService, TokenService, CallService,
+ * GroupService, InvitationService)
  * over gRPC-Web (through the Envoy edge), with the credential attached to every call, a default
  * deadline, and retries of what is safe to repeat.
  */
@@ -10,6 +11,8 @@ import { createGrpcWebTransport } from "@connectrpc/connect-web";
 import { SessionService, type CreateSessionRequest } from "./gen/convene/v1/session_service_pb.js";
 import { TokenService } from "./gen/convene/v1/token_service_pb.js";
 import { CallService } from "./gen/convene/v1/call_service_pb.js";
+import { GroupService } from "./gen/convene/v1/group_service_pb.js";
+import { InvitationService } from "./gen/convene/v1/invitation_service_pb.js";
 import { BadRequestSchema, ErrorInfoSchema } from "./gen/google/rpc/error_details_pb.js";
 import { ErrorReason } from "./gen/convene/v1/errors_pb.js";
 
@@ -18,6 +21,9 @@ export * from "./gen/convene/v1/session_service_pb.js";
 export * from "./gen/convene/v1/token_service_pb.js";
 export * from "./gen/convene/v1/call_service_pb.js";
 export * from "./gen/convene/v1/provider_pb.js";
+export * from "./gen/convene/v1/group_pb.js";
+export * from "./gen/convene/v1/group_service_pb.js";
+export * from "./gen/convene/v1/invitation_service_pb.js";
 export { CredentialSchema, type Credential } from "./gen/convene/v1/credential_service_pb.js";
 export { BadRequestSchema, ErrorInfoSchema } from "./gen/google/rpc/error_details_pb.js";
 export { ErrorReason } from "./gen/convene/v1/errors_pb.js";
@@ -30,6 +36,10 @@ export type SessionServiceClient = Client<typeof SessionService>;
 export type TokenServiceClient = Client<typeof TokenService>;
 /** A typed client of convene.v1.CallService. */
 export type CallServiceClient = Client<typeof CallService>;
+/** A typed client of convene.v1.GroupService. */
+export type GroupServiceClient = Client<typeof GroupService>;
+/** A typed client of convene.v1.InvitationService. */
+export type InvitationServiceClient = Client<typeof InvitationService>;
 
 export interface ConveneClientOptions {
   /** Deadline of a call that sets no `timeoutMs` of its own. Default 10 000 ms. */

@@ -140,10 +140,10 @@ class Convene:
         self.credentials = credential_service_pb2_grpc.CredentialServiceStub(ch)
 
     def as_user(self, user_id: str):
-        """GroupService as the end user `user_id`, with a user credential the tenant issued (never printed)."""
+        """GroupService as the end user `user_id`, and the user credential the tenant issued for it (never printed)."""
         credential = self.rpc(f"IssueUserCredential {user_id}", self.credentials.IssueUserCredential,
                               cr.IssueUserCredentialRequest(user_id=user_id)).credential.credential
-        return group_service_pb2_grpc.GroupServiceStub(ConveneClient(self.channel, credential)._channel)
+        return group_service_pb2_grpc.GroupServiceStub(ConveneClient(self.channel, credential)._channel), credential
 
     def rpc(self, what: str, call, request):
         try:
@@ -429,7 +429,7 @@ async def run(lk, cv: Convene, browser: Browser, host: HostWithVideo) -> None:
         await late.close()
 
     await invitation_by_sms(lk, cv, browser)
-    await group_call(lk, cv)
+    await group_call(lk, cv, browser)
 
 
 def http(method: str, url: str, body: bytes | None = None, headers: dict | None = None) -> tuple[int, bytes]:
@@ -555,29 +555,45 @@ async def invitation_by_sms(lk, cv: Convene, browser: Browser) -> None:
     await browser.do("close", tab="sam")
 
 
-async def group_call(lk, cv: Convene) -> None:
-    print("\n== 8. a group call: two members join with JoinGroupCall's tokens; usage from presence", flush=True)
+async def group_call(lk, cv: Convene, browser: Browser) -> None:
+    print("\n== 8. a group call: ann (Python) and bob (the page, with his user credential) join it", flush=True)
     g = cv.rpc("CreateGroup", cv.groups.CreateGroup, gs.CreateGroupRequest(
         request_id=f"family-{int(time.time())}", owner_user_id="ann", name="Family")).group
     cv.rpc("AddGroupMember bob", cv.groups.AddGroupMember, gs.AddGroupMemberRequest(group_id=g.id, user_id="bob"))
-    ann_api, bob_api = cv.as_user("ann"), cv.as_user("bob")
+    (ann_api, _), (bob_api, bob_credential) = cv.as_user("ann"), cv.as_user("bob")
     started = cv.rpc("StartGroupCall (ann, user credential)", ann_api.StartGroupCall,
                      gs.StartGroupCallRequest(group_id=g.id, user_id="ann"))
     sid = started.session.id
-    check("StartGroupCall: a session for the group, AUDIO, ann HOST and bob on its roster",
+    check("StartGroupCall: a session for the group, AUDIO, linked to it",
           sid.startswith("ses_") and not started.already_live and started.session.media == session_pb2.MEDIA_TYPE_AUDIO
           and started.session.metadata.get("group_id") == g.id, f"session {sid}")
     again = cv.rpc("StartGroupCall (bob)", bob_api.StartGroupCall, gs.StartGroupCallRequest(group_id=g.id, user_id="bob"))
     check("a second StartGroupCall (bob) returns the live call, flagged", again.already_live and again.session.id == sid)
-    ann, bob = lke.Participant("ann"), lke.Participant("bob")
+    ann = lke.Participant("ann")
     try:
-        for who, stub, p in (("ann", ann_api, ann), ("bob", bob_api, bob)):
-            j = cv.rpc(f"JoinGroupCall {who}", stub.JoinGroupCall, gs.JoinGroupCallRequest(group_id=g.id, user_id=who))
-            check(f"JoinGroupCall {who}: a LiveKit token for the call's room as {who}",
-                  j.session_id == sid and j.join_token.identity == who and j.join_token.room_name == sid
-                  and j.join_token.provider == provider_pb2.PROVIDER_KIND_LIVEKIT)
-            await p.connect(j.join_token.connect_url, j.join_token.token)
-            await p.publish_silence()
+        j = cv.rpc("JoinGroupCall ann", ann_api.JoinGroupCall, gs.JoinGroupCallRequest(group_id=g.id, user_id="ann"))
+        check("JoinGroupCall ann: a LiveKit token for the call's room as ann",
+              j.session_id == sid and j.join_token.identity == "ann" and j.join_token.room_name == sid
+              and j.join_token.provider == provider_pb2.PROVIDER_KIND_LIVEKIT)
+        await ann.connect(j.join_token.connect_url, j.join_token.token)
+        await ann.publish_silence()
+
+        # bob: the page, opened with his user credential in the fragment, lists his groups.
+        edge = "http://" + os.environ["EDGE"]
+        await browser.do("open", tab="bob", url=f"{os.environ['PAGE_URL']}?edge={edge}#credential={bob_credential}")
+        r = await browser.wait("bob", ["groups", "error"], 20)
+        look = r.get("look", {})
+        mine = next((x for x in look.get("groups", []) if x.get("id") == g.id), {})
+        check("the page (bob's user credential) lists his group with its live call: 'Join call'",
+              look.get("state") == "groups" and mine.get("name") == "Family" and mine.get("action") == "Join call",
+              f"{brief(look)} groups {[(x.get('name'), x.get('action')) for x in look.get('groups', [])]}")
+        r = await browser.do("screenshot", tab="bob", path=str(SHOTS / "groups.png"))
+        check("screenshot groups.png", r.get("ok") and (SHOTS / "groups.png").stat().st_size > 0)
+        await browser.do("click", tab="bob", selector=f'#group-list li[data-group="{g.id}"] button')
+        r = await browser.wait("bob", ["connected", "error", "left"], 40)
+        look = r.get("look", {})
+        check("bob clicks 'Join call': JoinGroupCall, and the page is in the LiveKit call", look.get("state") == "connected",
+              brief(look))
         both = await lke.wait_until(lambda: _has_all(lk, sid, {"ann", "bob"}), 15)
         check("LiveKit lists ann and bob in the group call's room", both, f"identities {sorted(await lk.participants(sid))}")
         present = await until(lambda: cv.present(sid) == {"ann", "bob"}, 15)
@@ -587,16 +603,22 @@ async def group_call(lk, cv: Convene) -> None:
                         gs.ListGroupCallParticipantsRequest(group_id=g.id))
         check("ListGroupCallParticipants (a member): ann and bob, present", {p.user_id for p in listed.participants
                                                                               if p.present} == {"ann", "bob"})
-        heard = await bob.hears("ann")
-        check("bob receives ann's audio over WebRTC", heard >= 50, f"{heard} frames")
+        heard = await ann.hears("bob")
+        check("ann receives bob's audio (the page's microphone) over WebRTC", heard >= 50, f"{heard} frames")
+        r = await browser.do("screenshot", tab="bob", path=str(SHOTS / "group-call.png"))
+        check("screenshot group-call.png", r.get("ok") and (SHOTS / "group-call.png").stat().st_size > 0)
         await asyncio.sleep(2)
-        await bob.close()
+        await browser.do("click", tab="bob", selector="#leave")
+        r = await browser.wait("bob", ["groups"], 15)
+        look = r.get("look", {})
+        check("bob leaves: the page lists his groups again", look.get("state") == "groups"
+              and any(x.get("id") == g.id for x in look.get("groups", [])), brief(look))
         gone = await until(lambda: cv.present(sid) == {"ann"}, 15)
-        check("bob leaves: the webhook makes him absent, ann stays", bool(gone), f"present {sorted(cv.present(sid))}")
+        check("bob's leave reaches Convene (webhook): he is absent, ann stays", bool(gone), f"present {sorted(cv.present(sid))}")
         await asyncio.sleep(1)
     finally:
         await ann.close()
-        await bob.close()
+        await browser.do("close", tab="bob")
     alone = await until(lambda: cv.present(sid) == set(), 15)
     check("ann leaves: nobody present", bool(alone), f"present {sorted(cv.present(sid))}")
     ended = cv.rpc("EndGroupCall (ann, who started it)", ann_api.EndGroupCall, gs.EndGroupCallRequest(group_id=g.id))

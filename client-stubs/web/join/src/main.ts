@@ -2,11 +2,19 @@
 // redeems the access code over gRPC-Web (no credential needed), waits in the lobby while the host
 // has not admitted them, then joins the call with the provider's browser SDK.
 //
+// A member's group calls: opened with a user credential (`join/#credential=<JWT>`, handed over by
+// the tenant's app) or with a group invitation's link (`join/#group=grp_...&code=...`, accepted
+// here for a user credential), the page lists the user's groups and joins (or starts) a group's
+// call through the same provider code.
+//
 // The session id and the code travel in the URL fragment, which browsers never send to a server,
 // so no static server or proxy log carries the code; the page also takes them out of the address
 // bar once read. The gRPC-Web base URL of the Convene edge (Envoy) is the `edge` query parameter,
 // else this page's origin.
 import {
+  type Group,
+  GroupService,
+  InvitationService,
   type JoinToken,
   ProviderKind,
   SessionService,
@@ -19,6 +27,7 @@ import { callFailure, messageFor } from "./messages.js";
 
 export type PageState =
   | "starting" // reading the link
+  | "groups" // a member's groups, to join or start a call
   | "code" // asking for the code (the link carried none)
   | "redeeming"
   | "lobby" // waiting for the host
@@ -55,6 +64,10 @@ const people = $("people");
 const muteButton = $<HTMLButtonElement>("mute");
 const cameraButton = $<HTMLButtonElement>("camera");
 const leaveButton = $<HTMLButtonElement>("leave");
+const groupsSection = $("groups");
+const groupList = $<HTMLUListElement>("group-list");
+/** Set in group mode: the member's credential, to list the groups again after a call. */
+let member: { credential: string; userId: string } | null = null;
 
 /** Seconds between two IssueJoinToken calls while waiting in the lobby (`poll` query parameter). */
 const params = new URLSearchParams(location.search);
@@ -66,6 +79,11 @@ const ui: Ui = {
     document.body.dataset.state = state;
     status.textContent = text;
     callSection.hidden = !["connecting", "connected"].includes(state);
+    groupsSection.hidden = !(member && ["groups", "left", "error"].includes(state));
+    if (member && state === "left") {
+      // Back from a call: the list again, with which calls are live now.
+      void showGroups(status.textContent ?? "");
+    }
   },
   videos: $("videos"),
   selfVideo: $<HTMLVideoElement>("self-video"),
@@ -75,15 +93,20 @@ const ui: Ui = {
   },
 };
 
-function readLink(): { sessionId: string; code: string } {
+function readLink(): { sessionId: string; groupId: string; code: string; credential: string } {
   const fragment = new URLSearchParams(location.hash.replace(/^#/, ""));
   const sessionId = fragment.get("session") ?? "";
+  const groupId = fragment.get("group") ?? "";
   const code = fragment.get("code") ?? "";
-  if (code) {
+  const credential = fragment.get("credential") ?? "";
+  if (credential || groupId) {
+    // Neither a credential nor a group code stays in the address bar.
+    history.replaceState(null, "", `${location.pathname}${location.search}`);
+  } else if (code) {
     // Keep the session in the address bar (a reload asks for the code) but not the code.
     history.replaceState(null, "", `${location.pathname}${location.search}#session=${encodeURIComponent(sessionId)}`);
   }
-  return { sessionId, code };
+  return { sessionId, groupId, code, credential };
 }
 
 function fail(error: unknown): void {
@@ -147,6 +170,11 @@ async function join(sessionId: string, code: string): Promise<void> {
       }
     }
   }
+  await connect(token, credential);
+}
+
+/** Joins the call of {@code token} with the provider's SDK, on behalf of {@code credential}'s holder. */
+async function connect(token: JoinToken, credential: string): Promise<void> {
   ui.setState("connecting", "Connecting to the call…");
   const sessions = createServiceClient(SessionService, edge, credential);
   let call: Call;
@@ -167,6 +195,80 @@ async function join(sessionId: string, code: string): Promise<void> {
     return;
   }
   wireControls(call);
+}
+
+/** Accepts a group invitation's code (no credential needed): the answer is the new member's credential. */
+async function acceptGroupInvitation(groupId: string, code: string): Promise<void> {
+  ui.setState("redeeming", "Checking your invitation…");
+  try {
+    const accepted = await createServiceClient(InvitationService, edge, null).acceptInvitation({ groupId, code });
+    await openGroups(accepted.userCredential?.credential ?? "");
+  } catch (error) {
+    fail(error);
+  }
+}
+
+/** Group mode: the member's groups, each with its call to join or start. */
+async function openGroups(credential: string): Promise<void> {
+  member = { credential, userId: subjectOf(credential) };
+  await showGroups("");
+}
+
+async function showGroups(before: string): Promise<void> {
+  if (!member) {
+    return;
+  }
+  let groups: Group[];
+  try {
+    groups = (await createServiceClient(GroupService, edge, member.credential).listGroups({ userId: member.userId }))
+      .groups;
+  } catch (error) {
+    fail(error);
+    return;
+  }
+  groupList.replaceChildren(
+    ...groups.map((g) => {
+      const item = document.createElement("li");
+      item.dataset.group = g.id;
+      const name = document.createElement("span");
+      name.textContent = g.name;
+      const button = document.createElement("button");
+      button.type = "button";
+      const live = g.liveSessionId !== "";
+      button.textContent = live ? "Join call" : "Start call";
+      button.setAttribute("aria-label", `${button.textContent}: ${g.name}`);
+      button.onclick = () => void joinGroup(g.id, live);
+      item.append(name, " ", button);
+      return item;
+    }),
+  );
+  const choose = groups.length ? "Your groups: join a call, or start one." : "You are not in any group yet.";
+  document.body.dataset.state = "groups";
+  status.textContent = before ? `${before} ${choose}` : choose;
+  groupsSection.hidden = false;
+  callSection.hidden = true;
+}
+
+async function joinGroup(groupId: string, live: boolean): Promise<void> {
+  if (!member) {
+    return;
+  }
+  const groups = createServiceClient(GroupService, edge, member.credential);
+  groupsSection.hidden = true;
+  ui.setState("connecting", live ? "Joining the call…" : "Starting the call…");
+  let token: JoinToken | undefined;
+  try {
+    if (!live) {
+      await groups.startGroupCall({ groupId, userId: member.userId });
+    }
+    token = (await groups.joinGroupCall({ groupId, userId: member.userId })).joinToken;
+  } catch (error) {
+    fail(error);
+    return;
+  }
+  if (token) {
+    await connect(token, member.credential);
+  }
 }
 
 class Unsupported extends Error {}
@@ -246,7 +348,11 @@ addEventListener("hashchange", () => {
 });
 
 const link = readLink();
-if (!/^ses_[A-Za-z0-9]+$/.test(link.sessionId)) {
+if (link.credential) {
+  void openGroups(link.credential);
+} else if (/^grp_[A-Za-z0-9]+$/.test(link.groupId) && link.code) {
+  void acceptGroupInvitation(link.groupId, link.code);
+} else if (!/^ses_[A-Za-z0-9]+$/.test(link.sessionId)) {
   ui.setState("error", "This join link is incomplete. Please open the link from your invitation again.");
 } else if (!link.code) {
   ui.setState("code", "Enter the access code from your invitation.");

@@ -47,6 +47,13 @@ const byReason: Record<string, Message> = {
     text: "This call is not open yet. Please come back a few minutes before your appointment.",
   },
   PROVIDER_UNAVAILABLE: { state: "error", text: "The video service is not answering. Please try again in a minute." },
+  PROVIDER_NOT_CONFIGURED: { state: "error", text: "Calls are not set up for this service yet. Please contact support." },
+  GROUP_NOT_FOUND: { state: "error", text: "We could not find this group. You may no longer be a member." },
+  GROUP_CALL_NOT_LIVE: { state: "error", text: "This group's call has ended. You can start a new one." },
+  GROUP_FULL: { state: "error", text: "This group is full, so the invitation could not be accepted. Please ask the group's owner." },
+  TOO_MANY_GROUPS: { state: "error", text: "You are in too many groups to join another. Leave one first." },
+  INVALID_CREDENTIAL: { state: "error", text: "Your sign-in link has expired. Please open the group calls from the app again." },
+  CREDENTIAL_EXPIRED: { state: "error", text: "Your sign-in link has expired. Please open the group calls from the app again." },
 };
 
 /** The message for a failed Convene call. */

@@ -73,6 +73,12 @@ async function look(page) {
       playingRemoteVideos: remote.filter(playing).length,
       selfVideoPlaying: self ? playing(self) : false,
       codeFormShown: !document.getElementById("code-form")?.hidden,
+      groups: [...document.querySelectorAll("#group-list li")].map((li) => ({
+        id: li.dataset.group,
+        name: li.querySelector("span")?.textContent ?? "",
+        action: li.querySelector("button")?.textContent ?? "",
+        visible: li.offsetParent !== null,
+      })),
       buttons: [...document.querySelectorAll("#controls button")].map((b) => ({
         id: b.id,
         label: b.textContent.trim(),
