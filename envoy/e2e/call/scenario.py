@@ -46,7 +46,7 @@ from livekit import api, rtc  # noqa: E402
 
 from convene import ConveneClient, error_details  # noqa: E402
 from convene.v1 import (invitation_service_pb2 as inv, invitation_service_pb2_grpc)  # noqa: E402
-from convene.v1 import (credential_service_pb2 as cr, credential_service_pb2_grpc,  # noqa: E402
+from convene.v1 import (credential_service_pb2 as cr, credential_service_pb2_grpc, group_pb2,  # noqa: E402
                         group_service_pb2 as gs, group_service_pb2_grpc)
 from convene.v1 import (call_service_pb2 as cs, call_service_pb2_grpc, provider_config_service_pb2 as pc,  # noqa: E402
                         provider_config_service_pb2_grpc, provider_pb2, session_pb2, session_service_pb2 as ss,
@@ -643,6 +643,24 @@ async def group_call(lk, cv: Convene, browser: Browser) -> None:
                            "CALL_ENDED"])
           and all(in_order(words, ["CALL_STARTED", f"CALL_JOINED {u}", "CALL_LEFT bob"]) for u in ("ann", "bob")),
           " | ".join(words))
+
+    # A group invitation's link: the page accepts it (no credential) and lists the group for the new member.
+    invited = cv.rpc("CreateInvitation (group, LINK) for cat", cv.invitations.CreateInvitation, inv.CreateInvitationRequest(
+        group_id=g.id, user_id="cat", channel=inv.INVITATION_CHANNEL_LINK))
+    check("CreateInvitation into the group: the link names the group", f"#group={g.id}&code=" in invited.link)
+    edge = "http://" + os.environ["EDGE"]
+    await browser.do("open", tab="cat", url=f"{os.environ['PAGE_URL']}?edge={edge}#group={g.id}&code={invited.code}")
+    r = await browser.wait("cat", ["groups", "error"], 20)
+    look = r.get("look", {})
+    check("the page opens the group invitation's link: accepted, and cat's groups list shows the group ('Start call')",
+          look.get("state") == "groups" and [(x.get("id"), x.get("action")) for x in look.get("groups", [])]
+          == [(g.id, "Start call")], brief(look))
+    members = cv.groups.ListGroupMembers(gs.ListGroupMembersRequest(group_id=g.id), timeout=T).members
+    got = cv.invitations.GetInvitation(inv.GetInvitationRequest(invitation_id=invited.invitation.id), timeout=T).invitation
+    check("cat is a MEMBER of the group, and the invitation ACCEPTED",
+          any(m.user_id == "cat" and m.role == group_pb2.GROUP_ROLE_MEMBER for m in members)
+          and got.status == inv.INVITATION_STATUS_ACCEPTED, inv.InvitationStatus.Name(got.status))
+    await browser.do("close", tab="cat")
 
 
 async def _has_all(lk, room: str, identities: set[str]) -> bool:
