@@ -1,6 +1,6 @@
 /**
  * Convene for browsers: typed clients of convene.v1 (SessionService, TokenService, CallService,
- * GroupService, InvitationService)
+ * GroupService, InvitationService, UserService)
  * over gRPC-Web (through the Envoy edge), with the credential attached to every call, a default
  * deadline, and retries of what is safe to repeat.
  */
@@ -13,6 +13,8 @@ import { TokenService } from "./gen/convene/v1/token_service_pb.js";
 import { CallService } from "./gen/convene/v1/call_service_pb.js";
 import { GroupService } from "./gen/convene/v1/group_service_pb.js";
 import { InvitationService } from "./gen/convene/v1/invitation_service_pb.js";
+import { CredentialService } from "./gen/convene/v1/credential_service_pb.js";
+import { UserService } from "./gen/convene/v1/user_service_pb.js";
 import { BadRequestSchema, ErrorInfoSchema } from "./gen/google/rpc/error_details_pb.js";
 import { ErrorReason } from "./gen/convene/v1/errors_pb.js";
 
@@ -24,6 +26,7 @@ export * from "./gen/convene/v1/provider_pb.js";
 export * from "./gen/convene/v1/group_pb.js";
 export * from "./gen/convene/v1/group_service_pb.js";
 export * from "./gen/convene/v1/invitation_service_pb.js";
+export * from "./gen/convene/v1/user_service_pb.js";
 export { CredentialSchema, type Credential } from "./gen/convene/v1/credential_service_pb.js";
 export { BadRequestSchema, ErrorInfoSchema } from "./gen/google/rpc/error_details_pb.js";
 export { ErrorReason } from "./gen/convene/v1/errors_pb.js";
@@ -40,6 +43,8 @@ export type CallServiceClient = Client<typeof CallService>;
 export type GroupServiceClient = Client<typeof GroupService>;
 /** A typed client of convene.v1.InvitationService. */
 export type InvitationServiceClient = Client<typeof InvitationService>;
+/** A typed client of convene.v1.UserService. */
+export type UserServiceClient = Client<typeof UserService>;
 
 export interface ConveneClientOptions {
   /** Deadline of a call that sets no `timeoutMs` of its own. Default 10 000 ms. */
@@ -115,7 +120,15 @@ export const MAX_BACKOFF_MS = 2_000;
 const BACKOFF_MULTIPLIER = 2;
 
 /** The services whose methods the retry rules read their idempotency level from. */
-const CONTRACT: readonly DescService[] = [SessionService, TokenService, CallService];
+const CONTRACT: readonly DescService[] = [
+  SessionService,
+  TokenService,
+  CallService,
+  CredentialService,
+  GroupService,
+  InvitationService,
+  UserService,
+];
 
 /** After these, a method the contract declares safe to repeat is retried. */
 const SAFE_RETRY_CODES: ReadonlySet<Code> = new Set([Code.Unavailable, Code.ResourceExhausted]);

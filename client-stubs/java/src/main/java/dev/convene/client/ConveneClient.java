@@ -61,7 +61,11 @@ public final class ConveneClient {
    * The files whose services the retry policy covers: every method in them is read from its
    * descriptor, so a new RPC is retried once it declares an {@code idempotency_level}, and not before.
    */
-  private static final List<Descriptors.FileDescriptor> CONTRACT = List.of(SessionServiceProto.getDescriptor());
+  private static final List<Descriptors.FileDescriptor> CONTRACT = List.of(SessionServiceProto.getDescriptor(),
+      dev.convene.v1.TokenServiceProto.getDescriptor(), dev.convene.v1.CallServiceProto.getDescriptor(),
+      dev.convene.v1.CredentialServiceProto.getDescriptor(), dev.convene.v1.ProviderConfigServiceProto.getDescriptor(),
+      dev.convene.v1.GroupServiceProto.getDescriptor(), dev.convene.v1.InvitationServiceProto.getDescriptor(),
+      dev.convene.v1.UserServiceProto.getDescriptor());
 
   /** Failures after which a create that carries a {@code request_id} is repeated. */
   private static final Set<Status.Code> CREATE_RETRIED_ON = EnumSet.of(

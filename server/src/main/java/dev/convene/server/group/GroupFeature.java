@@ -26,6 +26,9 @@ public final class GroupFeature implements Feature {
    */
   public interface InvitationLister {
     ListGroupInvitationsResponse list(String tenantId, ListGroupInvitationsRequest req);
+
+    /** The groups {@code userId} has a pending, unexpired invitation to, newest invitation first; at most {@code limit}. */
+    java.util.List<String> invitedTo(org.jdbi.v3.core.Handle h, String tenantId, String userId, int limit);
   }
 
   public void listInvitationsWith(InvitationLister lister) {

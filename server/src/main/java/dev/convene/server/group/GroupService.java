@@ -41,6 +41,8 @@ final class GroupService extends GroupServiceGrpc.GroupServiceImplBase {
   static final String AGGREGATE = "group";
   static final int MAX_MEMBERS = 100;
   static final int MAX_GROUPS_PER_USER = 100;
+  /** ListGroups with {@code invited} looks at most at this many of the user's newest pending invitations. */
+  static final int MAX_INVITED_LISTED = 500;
   /** A group call's session is scheduled for this long from its start (its join tokens follow). */
   static final Duration CALL_LENGTH = Duration.ofHours(4);
   private static final Set<String> UPDATABLE = Set.of("name", "description", "media");
@@ -191,12 +193,17 @@ final class GroupService extends GroupServiceGrpc.GroupServiceImplBase {
     if (userId == null && req.getRole() != GroupRole.GROUP_ROLE_UNSPECIFIED) {
       throw ConveneException.invalidArgument(ErrorReason.INVALID_ARGUMENT, "role", "role filters a user's groups: give user_id");
     }
+    if (req.getInvited() && (userId == null || req.getRole() != GroupRole.GROUP_ROLE_UNSPECIFIED)) {
+      throw ConveneException.invalidArgument(ErrorReason.INVALID_ARGUMENT, "invited",
+          "invited lists a user's invitations: give user_id and no role");
+    }
     String role = req.getRole() == GroupRole.GROUP_ROLE_UNSPECIFIED ? null : name(req.getRole());
     int size = PageTokens.pageSize(req.getPageSize(), 50, 200);
     List<String> after = req.getPageToken().isEmpty() ? null
         : platform.pageTokens().decode(req.getPageToken(), caller.tenantId(), "groups", req, 2);
     String forUser = userId;
     List<Groups.Listed> rows = platform.jdbi().withHandle(h -> Groups.list(h, caller.tenantId(), forUser, role,
+        req.getInvited() ? invitations.invitedTo(h, caller.tenantId(), forUser, MAX_INVITED_LISTED) : null,
         after == null ? null : PageTokens.instantKey(after.get(0)), after == null ? null : after.get(1), size + 1));
     List<Group> groups = rows.stream().map(r -> toProto(r.group(),
         caller.isTenant() || r.role() == null ? GroupRole.GROUP_ROLE_UNSPECIFIED : role(r.role()))).toList();

@@ -199,13 +199,21 @@ final class Groups {
    */
   static List<Listed> list(Handle h, String tenantId, String userId, String role, Instant afterTime, String afterId,
       int limit) {
-    String from = userId == null ? " FROM groups g" + LIVE + " WHERE g.tenant_id = :tenantId"
+    return list(h, tenantId, userId, role, null, afterTime, afterId, limit);
+  }
+
+  /** Like {@link #list}, but with {@code ids} set: only those groups (the groups a user is invited to). */
+  static List<Listed> list(Handle h, String tenantId, String userId, String role, List<String> ids, Instant afterTime,
+      String afterId, int limit) {
+    String from = ids != null ? " FROM groups g" + LIVE + " WHERE g.tenant_id = :tenantId AND g.id = ANY(CAST(:ids AS text[]))"
+        : userId == null ? " FROM groups g" + LIVE + " WHERE g.tenant_id = :tenantId"
         : " FROM group_members m JOIN groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id" + LIVE
             + " WHERE m.tenant_id = :tenantId AND m.user_id = :userId" + (role == null ? "" : " AND m.role = :role");
-    Query q = h.createQuery("SELECT " + COLUMNS + (userId == null ? ", NULL" : ", m.role") + from
+    Query q = h.createQuery("SELECT " + COLUMNS + (userId == null || ids != null ? ", NULL" : ", m.role") + from
             + (afterTime == null ? "" : " AND (g.create_time, g.id) < (:afterTime, :afterId)")
             + " ORDER BY g.create_time DESC, g.id DESC LIMIT :limit")
-        .bind("tenantId", tenantId).bind("userId", userId).bind("role", role).bind("limit", limit);
+        .bind("tenantId", tenantId).bind("userId", userId).bind("role", role).bind("limit", limit)
+        .bind("ids", ids == null ? null : ids.toArray(String[]::new));
     if (afterTime != null) {
       q.bind("afterTime", afterTime).bind("afterId", afterId);
     }

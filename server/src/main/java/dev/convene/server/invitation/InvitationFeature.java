@@ -25,13 +25,22 @@ public final class InvitationFeature implements Feature {
   public InvitationFeature(Platform platform, TokenFeature tokens, ProviderFeature providers, PresenceFeature presence,
       GroupFeature groups, CredentialIssuer credentials, String inviteBaseUrl) {
     Templates templates = new Templates(inviteBaseUrl);
-    this.service = new InvitationService(platform, new Invitations(platform), tokens.guestCodes(), templates,
-        credentials);
-    groups.listInvitationsWith((tenantId, req) -> {
-      InvitationService.Page page = service.page(tenantId, null, req.getGroupId(), req.getStatus(), req.getPageSize(),
-          req.getPageToken(), req);
-      return ListGroupInvitationsResponse.newBuilder().addAllInvitations(page.invitations())
-          .setNextPageToken(page.nextPageToken()).build();
+    Invitations store = new Invitations(platform);
+    this.service = new InvitationService(platform, store, tokens.guestCodes(), templates, credentials);
+    groups.listInvitationsWith(new GroupFeature.InvitationLister() {
+      @Override
+      public ListGroupInvitationsResponse list(String tenantId, dev.convene.v1.ListGroupInvitationsRequest req) {
+        InvitationService.Page page = service.page(tenantId, null, req.getGroupId(), req.getStatus(), req.getPageSize(),
+            req.getPageToken(), req);
+        return ListGroupInvitationsResponse.newBuilder().addAllInvitations(page.invitations())
+            .setNextPageToken(page.nextPageToken()).build();
+      }
+
+      @Override
+      public List<String> invitedTo(org.jdbi.v3.core.Handle h, String tenantId, String userId, int limit) {
+        return store.pendingGroupInvitations(h, tenantId, userId, platform.clock().instant(), null, null, limit).stream()
+            .map(Invitations.Row::groupId).distinct().toList();
+      }
     });
     this.outbox = new SmsOutbox(platform, new SmsGateway(providers.configs(), providers.factory()), templates);
     tokens.guestCodes().beforeToken(service::accepted);

@@ -86,6 +86,14 @@ class GroupInvitationTest {
     assertStatus(Code.NOT_FOUND, "GROUP_NOT_FOUND", () -> as("gran").listGroupInvitations(
         ListGroupInvitationsRequest.newBuilder().setGroupId(groupId).build()));
 
+    // gran, invited and not a member yet, lists the group among those it is invited to.
+    assertEquals(List.of(groupId), as("gran").listGroups(ListGroupsRequest.newBuilder().setInvited(true).build())
+        .getGroupsList().stream().map(Group::getId).toList());
+    assertEquals(List.of(), as("gran").listGroups(ListGroupsRequest.getDefaultInstance()).getGroupsList());
+    StatusRuntimeException e = assertStatus(Code.INVALID_ARGUMENT, "INVALID_ARGUMENT", () -> groups.listGroups(
+        ListGroupsRequest.newBuilder().setInvited(true).build()));
+    assertEquals(List.of("invited"), badFields(e));
+
     AcceptInvitationResponse accepted = anonymous.acceptInvitation(accept(created.getCode()));
     assertEquals(groupId, accepted.getGroupId());
     assertFalse(accepted.hasGuestCredential());
@@ -105,6 +113,8 @@ class GroupInvitationTest {
     assertEquals(InvitationStatus.INVITATION_STATUS_ACCEPTED, after.getStatus());
     assertEquals(1, after.getAccessCode().getUseCount());
     assertStatus(Code.FAILED_PRECONDITION, "ACCESS_CODE_USED_UP", () -> anonymous.acceptInvitation(accept(created.getCode())));
+    assertEquals(List.of(), as("gran").listGroups(ListGroupsRequest.newBuilder().setInvited(true).build()).getGroupsList(),
+        "accepted: no longer an invitation");
     assertEquals(List.of(GroupActivityType.GROUP_ACTIVITY_TYPE_CALL_STARTED,
         GroupActivityType.GROUP_ACTIVITY_TYPE_INVITATION_ACCEPTED, GroupActivityType.GROUP_ACTIVITY_TYPE_MEMBER_ADDED,
         GroupActivityType.GROUP_ACTIVITY_TYPE_INVITATION_CREATED, GroupActivityType.GROUP_ACTIVITY_TYPE_MEMBER_ADDED,
