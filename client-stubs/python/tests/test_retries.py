@@ -103,17 +103,52 @@ def _create(request_id=""):
 
 def test_retried_methods_are_exactly_those_the_contract_declares_idempotent():
     assert retried_methods() == {
+        "convene.v1.CallService/AdmitParticipant",
+        "convene.v1.CallService/DenyParticipant",
+        "convene.v1.CallService/KickParticipant",
+        "convene.v1.CallService/ListLobby",
+        "convene.v1.CallService/SetRecordingConsent",
+        "convene.v1.CallService/StartRecording",
+        "convene.v1.CallService/StopRecording",
+        "convene.v1.CallService/UnbanParticipant",
+        "convene.v1.CredentialService/GetSigningKeys",
+        "convene.v1.GroupService/DeleteGroup",
+        "convene.v1.GroupService/GetGroup",
+        "convene.v1.GroupService/GetGroupUsage",
+        "convene.v1.GroupService/GetTenantUsage",
+        "convene.v1.GroupService/ListGroupActivities",
+        "convene.v1.GroupService/ListGroupCallParticipants",
+        "convene.v1.GroupService/ListGroupInvitations",
+        "convene.v1.GroupService/ListGroupMembers",
+        "convene.v1.GroupService/ListGroups",
+        "convene.v1.GroupService/UpdateGroup",
+        "convene.v1.GroupService/UpdateGroupMember",
+        "convene.v1.InvitationService/DeclineInvitation",
+        "convene.v1.InvitationService/GetInvitation",
+        "convene.v1.InvitationService/GetInvitationSettings",
+        "convene.v1.InvitationService/ListInvitations",
+        "convene.v1.InvitationService/RevokeInvitation",
+        "convene.v1.InvitationService/SetInvitationSettings",
+        "convene.v1.ProviderConfigService/GetProviderConfig",
+        "convene.v1.ProviderConfigService/ListProviderConfigs",
+        "convene.v1.ProviderConfigService/SetProviderConfig",
         "convene.v1.SessionService/GetSession",
-        "convene.v1.SessionService/ListSessions",
-        "convene.v1.SessionService/ListParticipants",
-        "convene.v1.SessionService/ListSessionEvents",
         "convene.v1.SessionService/GetSessionStats",
         "convene.v1.SessionService/JoinSession",
+        "convene.v1.SessionService/ListParticipants",
+        "convene.v1.SessionService/ListSessionEvents",
+        "convene.v1.SessionService/ListSessions",
+        "convene.v1.TokenService/ListAccessCodes",
+        "convene.v1.TokenService/RevokeAccessCode",
+        "convene.v1.UserService/GetUser",
+        "convene.v1.UserService/GetUserOverview",
+        "convene.v1.UserService/ListUsers",
+        "convene.v1.UserService/UpsertUser",
     }
     [config] = service_config()["methodConfig"]
     # Every name names one method: none covers a whole service.
     assert all(name.get("method") for name in config["name"])
-    assert len(config["name"]) == 6
+    assert len(config["name"]) == 41
     assert config["retryPolicy"] == {
         "maxAttempts": 4,
         "initialBackoff": "0.1s",

@@ -24,7 +24,9 @@ from google.protobuf import descriptor_pb2
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from convene.v1 import session_service_pb2, session_service_pb2_grpc
+from convene.v1 import (call_service_pb2, credential_service_pb2, group_service_pb2, invitation_service_pb2,
+                        provider_config_service_pb2, session_service_pb2, session_service_pb2_grpc, token_service_pb2,
+                        user_service_pb2)
 
 DEFAULT_TIMEOUT = 10.0
 """Seconds a call may take when it sets no timeout itself."""
@@ -39,7 +41,8 @@ BACKOFF_MULTIPLIER = 2.0
 
 # The generated modules whose services the retry policy covers: every method is read from its
 # descriptor, so a new RPC is retried once it declares an idempotency_level, and not before.
-_CONTRACT = (session_service_pb2,)
+_CONTRACT = (session_service_pb2, token_service_pb2, call_service_pb2, credential_service_pb2,
+             provider_config_service_pb2, group_service_pb2, invitation_service_pb2, user_service_pb2)
 _SAFE_LEVELS = (descriptor_pb2.MethodOptions.NO_SIDE_EFFECTS, descriptor_pb2.MethodOptions.IDEMPOTENT)
 _CREATE_RETRIED_ON = frozenset(
     {
