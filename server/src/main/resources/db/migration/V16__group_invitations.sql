@@ -16,3 +16,5 @@ CREATE INDEX invitations_group_idx ON invitations (tenant_id, group_id, create_t
 -- The groups a user is invited to (a user's overview).
 CREATE INDEX invitations_user_pending ON invitations (tenant_id, user_id, create_time DESC, id DESC)
     WHERE group_id IS NOT NULL AND status = 'PENDING';
+-- A group invitation's text of its own (a visit's text would call it a visit).
+ALTER TABLE invitation_settings ADD COLUMN group_sms_template text;

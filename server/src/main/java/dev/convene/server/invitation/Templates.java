@@ -13,6 +13,7 @@ import org.jdbi.v3.core.Handle;
  */
 final class Templates {
   static final String DEFAULT_SMS = "You are invited to a video visit. Join here: {link}";
+  static final String DEFAULT_GROUP_SMS = "You are invited to join a group for calls. Join here: {link}";
   static final int MAX_SEGMENTS = 3;
   /** The longest link's tail: a session id of 64 characters and a code (a group's is as long). */
   private static final String LONGEST_TAIL = "#session=ses_" + "x".repeat(60) + "&code=XXXX-XXXX";
@@ -22,9 +23,10 @@ final class Templates {
   private static final String GSM_EXTENDED = "^{}\\[~]|€\f";
 
   /** The tenant's settings, defaults filled in. */
-  record Settings(String smsTemplate, String baseUrl) {
+  record Settings(String smsTemplate, String baseUrl, String groupSmsTemplate) {
     InvitationSettings toProto() {
-      return InvitationSettings.newBuilder().setSmsTemplate(smsTemplate).setInviteBaseUrl(baseUrl).build();
+      return InvitationSettings.newBuilder().setSmsTemplate(smsTemplate).setInviteBaseUrl(baseUrl)
+          .setGroupSmsTemplate(groupSmsTemplate).build();
     }
   }
 
@@ -36,41 +38,56 @@ final class Templates {
 
   Settings settings(Handle h, String tenantId) {
     Optional<String[]> row = h.createQuery(
-            "SELECT sms_template, invite_base_url FROM invitation_settings WHERE tenant_id = :tenantId")
-        .bind("tenantId", tenantId).map((rs, ctx) -> new String[] {rs.getString(1), rs.getString(2)}).findOne();
+            "SELECT sms_template, invite_base_url, group_sms_template FROM invitation_settings WHERE tenant_id = :tenantId")
+        .bind("tenantId", tenantId).map((rs, ctx) -> new String[] {rs.getString(1), rs.getString(2), rs.getString(3)})
+        .findOne();
     String template = row.map(r -> r[0]).orElse(null);
     String base = row.map(r -> r[1]).orElse(null);
-    return new Settings(template == null ? DEFAULT_SMS : template, base == null ? defaultBaseUrl : base);
+    String group = row.map(r -> r[2]).orElse(null);
+    return new Settings(template == null ? DEFAULT_SMS : template, base == null ? defaultBaseUrl : base,
+        group == null ? DEFAULT_GROUP_SMS : group);
   }
 
   /** Stores the tenant's settings (empty: the default); INVALID_ARGUMENT naming the field that does not fit. */
   Settings set(Tx tx, InvitationSettings req) {
     String template = req.getSmsTemplate().isEmpty() ? null : req.getSmsTemplate();
     String base = req.getInviteBaseUrl().isEmpty() ? null : req.getInviteBaseUrl();
-    Settings next = new Settings(template == null ? DEFAULT_SMS : template, base == null ? defaultBaseUrl : base);
-    if (template != null && template.indexOf("{link}") != template.lastIndexOf("{link}") || !next.smsTemplate().contains("{link}")) {
-      throw ConveneException.invalidArgument(ErrorReason.INVALID_ARGUMENT, "settings.sms_template",
-          "sms_template must contain {link} exactly once");
-    }
+    String group = req.getGroupSmsTemplate().isEmpty() ? null : req.getGroupSmsTemplate();
+    Settings next = new Settings(template == null ? DEFAULT_SMS : template, base == null ? defaultBaseUrl : base,
+        group == null ? DEFAULT_GROUP_SMS : group);
     if (base != null && base.contains("#")) {
       throw ConveneException.invalidArgument(ErrorReason.INVALID_ARGUMENT, "settings.invite_base_url",
           "invite_base_url must not have a fragment: the session and code go there");
     }
-    int segments = segments(next.smsTemplate().replace("{link}", next.baseUrl() + LONGEST_TAIL));
-    if (segments > MAX_SEGMENTS) {
-      throw ConveneException.invalidArgument(ErrorReason.INVALID_ARGUMENT,
-          template != null ? "settings.sms_template" : "settings.invite_base_url",
-          "with the longest link the text takes " + segments + " SMS segments; at most " + MAX_SEGMENTS);
-    }
+    requireFits(next.smsTemplate(), template != null, "sms_template", next.baseUrl());
+    requireFits(next.groupSmsTemplate(), group != null, "group_sms_template", next.baseUrl());
     tx.handle().createUpdate("""
-            INSERT INTO invitation_settings (tenant_id, sms_template, invite_base_url, update_time)
-            VALUES (:tenantId, :template, :base, :now)
+            INSERT INTO invitation_settings (tenant_id, sms_template, invite_base_url, group_sms_template, update_time)
+            VALUES (:tenantId, :template, :base, :group, :now)
             ON CONFLICT (tenant_id) DO UPDATE
                SET sms_template = excluded.sms_template, invite_base_url = excluded.invite_base_url,
-                   update_time = excluded.update_time
-            """).bind("tenantId", tx.tenantId()).bind("template", template).bind("base", base).bind("now", tx.now())
-        .execute();
+                   group_sms_template = excluded.group_sms_template, update_time = excluded.update_time
+            """).bind("tenantId", tx.tenantId()).bind("template", template).bind("base", base).bind("group", group)
+        .bind("now", tx.now()).execute();
     return next;
+  }
+
+  /**
+   * INVALID_ARGUMENT unless {@code text} has {@code {link}} exactly once and, with the longest link
+   * on {@code baseUrl}, fits in {@link #MAX_SEGMENTS} segments: naming {@code field} when the tenant
+   * gave the text ({@code given}), else the base URL that made the default too long.
+   */
+  private static void requireFits(String text, boolean given, String field, String baseUrl) {
+    if (text.indexOf("{link}") < 0 || text.indexOf("{link}") != text.lastIndexOf("{link}")) {
+      throw ConveneException.invalidArgument(ErrorReason.INVALID_ARGUMENT, "settings." + field,
+          field + " must contain {link} exactly once");
+    }
+    int segments = segments(text.replace("{link}", baseUrl + LONGEST_TAIL));
+    if (segments > MAX_SEGMENTS) {
+      throw ConveneException.invalidArgument(ErrorReason.INVALID_ARGUMENT,
+          given ? "settings." + field : "settings.invite_base_url",
+          "with the longest link the text takes " + segments + " SMS segments; at most " + MAX_SEGMENTS);
+    }
   }
 
   /**
@@ -83,7 +100,7 @@ final class Templates {
 
   /** The SMS text of an invitation into {@code target} with {@code code}. */
   static String render(Settings s, Target target, String code) {
-    return s.smsTemplate().replace("{link}", link(s, target, code));
+    return (target.isGroup() ? s.groupSmsTemplate() : s.smsTemplate()).replace("{link}", link(s, target, code));
   }
 
   /** How many SMS segments {@code text} takes: 160/153 GSM-7 septets, or 70/67 UCS-2 units. */

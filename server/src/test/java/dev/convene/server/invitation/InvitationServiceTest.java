@@ -236,9 +236,10 @@ class InvitationServiceTest {
     InvitationSettings defaults = invitations.getInvitationSettings(GetInvitationSettingsRequest.getDefaultInstance())
         .getSettings();
     assertEquals(Templates.DEFAULT_SMS, defaults.getSmsTemplate());
+    assertEquals(Templates.DEFAULT_GROUP_SMS, defaults.getGroupSmsTemplate());
     assertEquals("http://localhost:8000/?edge=http://localhost:8080", defaults.getInviteBaseUrl());
     InvitationSettings mine = InvitationSettings.newBuilder().setSmsTemplate("Dr Ada's clinic: your visit link {link}")
-        .setInviteBaseUrl("https://visits.example.org/join/").build();
+        .setInviteBaseUrl("https://visits.example.org/join/").setGroupSmsTemplate("Your care team: {link}").build();
     assertEquals(mine, invitations.setInvitationSettings(SetInvitationSettingsRequest.newBuilder().setSettings(mine).build())
         .getSettings());
     assertTrue(invitations.createInvitation(link("pat").build()).getLink()
@@ -247,6 +248,10 @@ class InvitationServiceTest {
     var noLink = assertStatus(Code.INVALID_ARGUMENT, "INVALID_ARGUMENT", () -> invitations.setInvitationSettings(
         SetInvitationSettingsRequest.newBuilder().setSettings(InvitationSettings.newBuilder().setSmsTemplate("Join us")).build()));
     assertEquals(List.of("settings.sms_template"), badFields(noLink));
+    var groupNoLink = assertStatus(Code.INVALID_ARGUMENT, "INVALID_ARGUMENT", () -> invitations.setInvitationSettings(
+        SetInvitationSettingsRequest.newBuilder().setSettings(InvitationSettings.newBuilder()
+            .setGroupSmsTemplate("{link} and {link}")).build()));
+    assertEquals(List.of("settings.group_sms_template"), badFields(groupNoLink));
     // 170 Greek small letters need UCS-2: with the link that is more than 3 segments of 67.
     var tooLong = assertStatus(Code.INVALID_ARGUMENT, "INVALID_ARGUMENT", () -> invitations.setInvitationSettings(
         SetInvitationSettingsRequest.newBuilder().setSettings(InvitationSettings.newBuilder()

@@ -160,7 +160,7 @@ class SmsOutboxTest {
     server.jobs().runOnce();
     assertEquals(1, twilio.messages.size());
     FakeTwilio.Sms m = twilio.messages.get(0);
-    assertEquals(Templates.DEFAULT_SMS.replace("{link}", created.getLink()), m.body());
+    assertEquals(Templates.DEFAULT_GROUP_SMS.replace("{link}", created.getLink()), m.body(), "a group's own text");
     assertTrue(status(m.sid(), "delivered", null).getApplied());
     assertEquals(InvitationDelivery.INVITATION_DELIVERY_DELIVERED, get(created.getInvitation().getId()).getDelivery());
     List<GroupActivityType> feed = groups.listGroupActivities(ListGroupActivitiesRequest.newBuilder().setGroupId(groupId)
