@@ -27,6 +27,10 @@ final class Groups {
     boolean owner() {
       return role.equals(OWNER);
     }
+
+    Member named(String displayName) {
+      return new Member(groupId, userId, role, addTime, displayName);
+    }
   }
 
   static final String OWNER = "OWNER";
@@ -119,8 +123,7 @@ final class Groups {
    * transaction-scoped advisory lock, taken after the group's row lock.
    */
   static void lockUser(Tx tx, String userId) {
-    tx.handle().createQuery("SELECT pg_advisory_xact_lock(hashtextextended(:key, 7))")
-        .bind("key", "group_member/" + tx.tenantId() + "/" + userId).mapTo(String.class).one();
+    tx.lockKey("group_member/" + userId);
   }
 
   /** How many groups {@code userId} belongs to. */
@@ -173,7 +176,7 @@ final class Groups {
 
   /** A page of members, owners first, then by user id, after ({@code afterRank}, {@code afterUser}). */
   static List<Member> members(Handle h, String tenantId, String groupId, Integer afterRank, String afterUser, int limit) {
-    Query q = h.createQuery("SELECT " + MEMBER_COLUMNS + ", u.display_name" + """
+    Query q = h.createQuery("SELECT " + MEMBER_COLUMNS + ", coalesce(u.display_name, '')" + """
              FROM group_members m LEFT JOIN users u ON u.tenant_id = m.tenant_id AND u.user_id = m.user_id
             WHERE m.tenant_id = :tenantId AND m.group_id = :groupId
             """ + (afterRank == null ? "" : " AND (CASE m.role WHEN 'OWNER' THEN 0 ELSE 1 END, m.user_id) > (:rank, :user)")
@@ -182,7 +185,7 @@ final class Groups {
     if (afterRank != null) {
       q.bind("rank", afterRank).bind("user", afterUser);
     }
-    return q.map((rs, ctx) -> member(rs)).list();
+    return q.map((rs, ctx) -> member(rs).named(rs.getString(5))).list();
   }
 
   /** Every member of the locked group (at most the member limit). */
@@ -288,8 +291,7 @@ final class Groups {
   }
 
   private static Member member(ResultSet rs) throws SQLException {
-    String name = rs.getMetaData().getColumnCount() >= 5 ? rs.getString(5) : null;
     return new Member(rs.getString(1), rs.getString(2), rs.getString(3), rs.getObject(4, OffsetDateTime.class).toInstant(),
-        name == null ? "" : name);
+        "");
   }
 }

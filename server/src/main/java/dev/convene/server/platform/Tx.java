@@ -55,6 +55,16 @@ public final class Tx {
     return now;
   }
 
+  /**
+   * Serialises this transaction with every other of the tenant that locks {@code key} (a
+   * transaction-scoped advisory lock), for what has no row to lock yet. Like a row lock, take it
+   * before the time is read.
+   */
+  public void lockKey(String key) {
+    locked(handle.createQuery("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
+        .bind("key", tenantId + "/" + key).mapTo(String.class).one());
+  }
+
   /** Marks {@code row} as just locked; the time must not have been read yet. */
   public <R> R locked(R row) {
     if (now != null) {

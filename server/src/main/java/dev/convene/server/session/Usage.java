@@ -23,22 +23,27 @@ public final class Usage {
   /** One calendar month (UTC, {@code 2026-11}) of calls scheduled to start in it; {@code users} who connected. */
   public record Month(String month, Totals totals, long users) {}
 
-  /** The running count of present participants per session, for the peak. */
-  private static final String PEAK = """
-      SELECT coalesce(max(running), 0) FROM (
-        SELECT sum(CASE WHEN e.type = 'PARTICIPANT_JOINED' THEN 1 ELSE -1 END)
+  /**
+   * The running count of present participants of each session in {@code sessions} (a subquery of
+   * session ids), per event: its maximum is the peak.
+   */
+  private static String running(String sessions) {
+    return """
+        SELECT e.aggregate_id,
+               sum(CASE WHEN e.type = 'PARTICIPANT_JOINED' THEN 1 ELSE -1 END)
                  OVER (PARTITION BY e.aggregate_id ORDER BY e.aggregate_seq) AS running
           FROM events e
-         WHERE e.tenant_id = :tenantId AND e.aggregate_type = 'session' AND e.aggregate_id = ANY(CAST(:ids AS text[]))
-           AND e.type IN ('PARTICIPANT_JOINED', 'PARTICIPANT_LEFT')) x
-      """;
+         WHERE e.tenant_id = :tenantId AND e.aggregate_type = 'session' AND e.aggregate_id IN (%s)
+           AND e.type IN ('PARTICIPANT_JOINED', 'PARTICIPANT_LEFT')""".formatted(sessions);
+  }
 
   /** The usage of the tenant's sessions {@code sessionIds}. */
   public static Totals of(Handle h, String tenantId, List<String> sessionIds) {
     String[] ids = sessionIds.toArray(String[]::new);
     return h.createQuery("""
-            SELECT count(DISTINCT session_id), coalesce(sum(connected_ms), 0), (""" + PEAK + """
-            ) FROM participants
+            SELECT count(DISTINCT session_id), coalesce(sum(connected_ms), 0),
+                   (SELECT coalesce(max(running), 0) FROM (""" + running("SELECT unnest(CAST(:ids AS text[]))") + """
+            ) x) FROM participants
              WHERE tenant_id = :tenantId AND session_id = ANY(CAST(:ids AS text[])) AND join_count > 0
             """)
         .bind("tenantId", tenantId).bind("ids", ids)
@@ -73,14 +78,8 @@ public final class Usage {
                WHERE p.join_count > 0),
             peaks AS (
               SELECT c.month, max(x.running) AS peak
-                FROM calls c JOIN (
-                  SELECT e.aggregate_id,
-                         sum(CASE WHEN e.type = 'PARTICIPANT_JOINED' THEN 1 ELSE -1 END)
-                           OVER (PARTITION BY e.aggregate_id ORDER BY e.aggregate_seq) AS running
-                    FROM events e
-                   WHERE e.tenant_id = :tenantId AND e.aggregate_type = 'session'
-                     AND e.aggregate_id IN (SELECT id FROM calls)
-                     AND e.type IN ('PARTICIPANT_JOINED', 'PARTICIPANT_LEFT')) x ON x.aggregate_id = c.id
+                FROM calls c JOIN (""" + running("SELECT id FROM calls") + """
+                ) x ON x.aggregate_id = c.id
                GROUP BY c.month)
             SELECT p.month, count(DISTINCT p.session_id), sum(p.connected_ms), coalesce(max(k.peak), 0),
                    count(DISTINCT p.user_id)

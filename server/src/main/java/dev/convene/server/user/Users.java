@@ -36,8 +36,7 @@ final class Users {
    * yet): a transaction-scoped advisory lock. Take it before the transaction reads its time.
    */
   static void lock(Tx tx, String userId) {
-    tx.handle().createQuery("SELECT pg_advisory_xact_lock(hashtextextended(:key, 11))")
-        .bind("key", "user/" + tx.tenantId() + "/" + userId).mapTo(String.class).one();
+    tx.lockKey("user/" + userId);
   }
 
   Optional<Row> get(Handle h, String tenantId, String userId) {
