@@ -27,6 +27,9 @@ VARIABLES = {
     "CONVENE_EDGE_LISTEN_PORT": ("8080", "port of the edge listener (gRPC, gRPC-Web and REST)"),
     "CONVENE_EDGE_ADMIN_ADDRESS": ("127.0.0.1", "address of Envoy's admin interface (keep it private)"),
     "CONVENE_EDGE_ADMIN_PORT": ("9901", "port of Envoy's admin interface"),
+    "CONVENE_EDGE_STATS_ADDRESS": ("127.0.0.1", "address of the listener that serves only Envoy's Prometheus stats "
+                                   "(/stats/prometheus), for the metrics scraper"),
+    "CONVENE_EDGE_STATS_PORT": ("9902", "port of that stats listener (0: any free port)"),
     "CONVENE_EDGE_ALLOWED_ORIGINS": ("", "comma-separated browser origins allowed by CORS; '*' allows any; empty allows none"),
     "CONVENE_EDGE_DESCRIPTOR": (str(DEFAULT_DESCRIPTOR), "descriptor set for REST/JSON transcoding, as built by descriptor.sh"),
     "CONVENE_EDGE_TLS_CERT": ("", "PEM certificate chain; with CONVENE_EDGE_TLS_KEY turns on TLS on the listener"),
@@ -129,6 +132,8 @@ def values(env) -> dict:
         "LISTEN_PORT": port("CONVENE_EDGE_LISTEN_PORT", get("CONVENE_EDGE_LISTEN_PORT")),
         "ADMIN_ADDRESS": quote(get("CONVENE_EDGE_ADMIN_ADDRESS")),
         "ADMIN_PORT": port("CONVENE_EDGE_ADMIN_PORT", get("CONVENE_EDGE_ADMIN_PORT")),
+        "STATS_ADDRESS": quote(get("CONVENE_EDGE_STATS_ADDRESS")),
+        "STATS_PORT": "0" if get("CONVENE_EDGE_STATS_PORT") == "0" else port("CONVENE_EDGE_STATS_PORT", get("CONVENE_EDGE_STATS_PORT")),
         "ALLOWED_ORIGINS": allowed_origins(env.get("CONVENE_EDGE_ALLOWED_ORIGINS", "")),
         "DESCRIPTOR": quote(str(Path(get("CONVENE_EDGE_DESCRIPTOR")).resolve())),
         "TLS_TRANSPORT_SOCKET": tls_block(env.get("CONVENE_EDGE_TLS_CERT", "").strip(), env.get("CONVENE_EDGE_TLS_KEY", "").strip()),

@@ -81,7 +81,7 @@ redact() { sed -u -E 's/cvk_[A-Za-z0-9_-]+/cvk_<redacted>/g'; }
 
 start_replica() { # name grpc_port [env...]
   local name="$1" port="$2"; shift 2
-  env CONVENE_GRPC_PORT="$port" "$@" java -jar "$jar" > >(redact > "$logs/replica-$name.log") 2>&1 &
+  env CONVENE_GRPC_PORT="$port" CONVENE_METRICS_PORT=0 "$@" java -jar "$jar" > >(redact > "$logs/replica-$name.log") 2>&1 &
   pids+=("$!")
   eval "pid_$name=$!"
 }
@@ -172,7 +172,7 @@ pass "tools ready: envoy $("$envoy_bin" --version | grep -oE '/[0-9]+\.[0-9]+\.[
 # ---------------------------------------------------------------- the stack
 step "stack: replica A (embedded PostgreSQL), replica B, Envoy"
 tmp="$(mktemp -d /tmp/convene-e2e.XXXXXX)"
-read -r port_a port_b port_pg port_edge port_admin port_page port_tls port_tls_admin <<<"$(free_ports 8)"
+read -r port_a port_b port_pg port_edge port_admin port_page port_tls port_tls_admin port_stats port_metrics <<<"$(free_ports 10)"
 
 grpc() { # target method [json] -- plain gRPC with the API key
   local target="$1" method="$2" data="${3:-{\}}"
@@ -184,7 +184,7 @@ healthy() { "$grpcurl_bin" -plaintext -max-time 2 "$1" grpc.health.v1.Health/Che
 # signing keys), and a replica on an external database refuses to start without one.
 CONVENE_MASTER_KEY="$(java -jar "$jar" master-key)"
 export CONVENE_MASTER_KEY
-start_replica a "$port_a" CONVENE_EMBEDDED_DATA_DIR="$tmp/pg" CONVENE_EMBEDDED_PORT="$port_pg"
+start_replica a "$port_a" CONVENE_EMBEDDED_DATA_DIR="$tmp/pg" CONVENE_EMBEDDED_PORT="$port_pg" CONVENE_METRICS_PORT="$port_metrics"
 wait_for "replica A" "$deadline_s" healthy "127.0.0.1:$port_a" || die "replica A not SERVING within ${deadline_s}s (see $logs/replica-a.log)"
 pass "replica A serving on 127.0.0.1:$port_a (embedded PostgreSQL on $port_pg, data in a fresh temp dir)"
 
@@ -204,7 +204,7 @@ pass "replica B serving on 127.0.0.1:$port_b against A's database"
 CONVENE_EDGE_UPSTREAMS="127.0.0.1:$port_a,127.0.0.1:$port_b" \
 CONVENE_EDGE_LISTEN_ADDRESS=127.0.0.1 CONVENE_EDGE_LISTEN_PORT="$port_edge" \
 CONVENE_EDGE_ADMIN_PORT="$port_admin" CONVENE_EDGE_ALLOWED_ORIGINS="http://127.0.0.1:$port_page" \
-CONVENE_EDGE_DESCRIPTOR="$out/convene-edge.pb" CONVENE_EDGE_HEALTH_INTERVAL=1s \
+CONVENE_EDGE_DESCRIPTOR="$out/convene-edge.pb" CONVENE_EDGE_HEALTH_INTERVAL=1s CONVENE_EDGE_STATS_PORT="$port_stats" \
   python3 "$envoy_dir/render.py" --check-files -o "$out/envoy.yaml" || die "render.py failed"
 check "rendered envoy.yaml passes 'envoy --mode validate'" \
   bash -c "'$envoy_bin' --mode validate -c '$out/envoy.yaml' >'$logs/envoy-validate.log' 2>&1"
@@ -386,6 +386,7 @@ openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=127.0.0.1" -addext 
   -keyout "$tmp/tls.key" -out "$tmp/tls.crt" >"$logs/openssl.log" 2>&1 || die "openssl could not make a certificate"
 CONVENE_EDGE_UPSTREAMS="127.0.0.1:$port_a" CONVENE_EDGE_LISTEN_ADDRESS=127.0.0.1 CONVENE_EDGE_LISTEN_PORT="$port_tls" \
 CONVENE_EDGE_ADMIN_PORT="$port_tls_admin" CONVENE_EDGE_DESCRIPTOR="$out/convene-edge.pb" CONVENE_EDGE_HEALTH_INTERVAL=1s \
+CONVENE_EDGE_STATS_PORT=0 \
 CONVENE_EDGE_TLS_CERT="$tmp/tls.crt" CONVENE_EDGE_TLS_KEY="$tmp/tls.key" \
   python3 "$envoy_dir/render.py" --check-files -o "$out/envoy-tls.yaml" || die "render.py (TLS) failed"
 "$envoy_bin" -c "$out/envoy-tls.yaml" --use-dynamic-base-id --log-level warn >"$logs/envoy-tls.log" 2>&1 &
@@ -402,12 +403,37 @@ check "plaintext HTTP is refused on the TLS listener" test "$code" != 200
 
 # ---------------------------------------------------------------- (g) docker compose file
 step "(g) docker-compose.yml (compose-go: schema, interpolation, consistency, build contexts)"
-r="$(cd "$envoy_dir/composecheck" && POSTGRES_PASSWORD=e2e go run . ../docker-compose.yml 2>&1)" || true
+r="$(cd "$envoy_dir/composecheck" && POSTGRES_PASSWORD=e2e GRAFANA_ADMIN_PASSWORD=e2e go run . ../docker-compose.yml 2>&1)" || true
 echo "$r" | tail -n 5
-check "the compose file loads: postgres, two replicas, the config job and Envoy" \
-  grep -qx "project convene: 5 services \[envoy envoy-config postgres server-a server-b\]" <<<"$r"
+check "the compose file loads: postgres, two replicas, the config job, Envoy, Prometheus and Grafana" \
+  grep -qx "project convene: 7 services \[envoy envoy-config grafana postgres prometheus server-a server-b\]" <<<"$r"
 r="$(cd "$envoy_dir/composecheck" && env -u POSTGRES_PASSWORD go run . ../docker-compose.yml 2>&1)" || true
 check "without POSTGRES_PASSWORD the compose file is refused" grep -q "required variable POSTGRES_PASSWORD is missing" <<<"$r"
+
+# ---------------------------------------------------------------- (g2) metrics for operators
+step "(g2) metrics: a replica's /metrics and Envoy's stats listener, as Prometheus scrapes them"
+metrics="$(curl -s -m 5 "http://127.0.0.1:$port_metrics/metrics" || true)"
+check "replica A's /metrics counts GetSession calls by status (grpc_server_processing_duration_seconds)" \
+  grep -q 'grpc_server_processing_duration_seconds_count{.*method="GetSession".*statusCode="OK"' <<<"$metrics"
+check "replica A's /metrics has its pool, job backlog and open streams" \
+  bash -c 'grep -q "^convene_db_pool_connections{" <<<"$1" && grep -q "^convene_jobs_backlog{" <<<"$1" && grep -q "^convene_streams_open " <<<"$1"' _ "$metrics"
+stats="$(curl -s -m 5 "http://127.0.0.1:$port_stats/stats/prometheus" || true)"
+check "Envoy's stats listener serves /stats/prometheus (envoy_cluster_upstream_rq_total of the convene cluster)" \
+  grep -q '^envoy_cluster_upstream_rq_total{envoy_cluster_name="convene"}' <<<"$stats"
+printf '%s\n' "$stats" > "$tmp/envoy-stats.txt"
+missing="$(python3 - "$envoy_dir/monitoring/grafana/convene.json" "$tmp/envoy-stats.txt" <<'PY'
+import json, re, sys
+names = {line.split("{")[0].split(" ")[0] for line in open(sys.argv[2]) if line.strip() and not line.startswith("#")}
+exprs = [t["expr"] for p in json.load(open(sys.argv[1]))["panels"] for t in p["targets"]]
+used = {m for e in exprs for m in re.findall(r"\b(envoy_[a-z0-9_]+)", e)}
+print(" ".join(sorted(used - names)) if used else "the dashboard queries no Envoy metric")
+PY
+)"
+check "every Envoy metric the Grafana dashboard queries exists in Envoy's stats (missing: ${missing:-none})" test -z "$missing"
+for path in /stats /clusters /quitquitquit; do
+  code="$(curl -s -m 5 -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$port_stats$path" || true)"
+  check "the stats listener does not expose the admin interface ($path: $code)" test "$code" = 404
+done
 
 # ---------------------------------------------------------------- (h) replicas and PostgreSQL come and go
 # Its own stack, so PostgreSQL can be restarted apart from the replicas: 'convene database' (durable
@@ -433,7 +459,7 @@ start_churn_db() { # the same data directory and port every time
 pg_ready() { psql -h 127.0.0.1 -p "$port_cpg" -U postgres -d postgres -Atqc 'select 1' >/dev/null 2>&1; }
 start_churn_replica() { # name port (appends to its log across restarts)
   local name="$1" port="$2"
-  env CONVENE_GRPC_PORT="$port" CONVENE_DATABASE_URL="$churn_db_url" java -jar "$jar" \
+  env CONVENE_GRPC_PORT="$port" CONVENE_METRICS_PORT=0 CONVENE_DATABASE_URL="$churn_db_url" java -jar "$jar" \
     > >(redact >>"$logs/churn-replica-$name.log") 2>&1 &
   pids+=("$!")
   eval "pid_$name=$!"
@@ -455,6 +481,7 @@ wait_for "replica C" "$deadline_s" healthy "127.0.0.1:$port_cc" || die "replica 
 wait_for "replica D" "$deadline_s" healthy "127.0.0.1:$port_cd" || die "replica D not SERVING (see $logs/churn-replica-d.log)"
 CONVENE_EDGE_UPSTREAMS="127.0.0.1:$port_cc,127.0.0.1:$port_cd" \
 CONVENE_EDGE_LISTEN_ADDRESS=127.0.0.1 CONVENE_EDGE_LISTEN_PORT="$port_cedge" CONVENE_EDGE_ADMIN_PORT="$port_cadmin" \
+CONVENE_EDGE_STATS_PORT=0 \
 CONVENE_EDGE_DESCRIPTOR="$out/convene-edge.pb" CONVENE_EDGE_HEALTH_INTERVAL=1s \
   python3 "$envoy_dir/render.py" --check-files -o "$out/envoy-churn.yaml" || die "render.py (churn) failed"
 "$envoy_bin" -c "$out/envoy-churn.yaml" --use-dynamic-base-id --log-level warn >"$logs/envoy-churn.log" 2>&1 &

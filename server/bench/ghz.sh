@@ -47,7 +47,7 @@ if [ -n "${BENCH_JFR_DIR:-}" ]; then
     "$JAVA_HOME_DIR/lib/jfr/profile.jfc" > "$WORK/bench.jfc"
   JFR_OPTS=("-XX:StartFlightRecording=name=bench,settings=$WORK/bench.jfc")
 fi
-CONVENE_GRPC_PORT=$PORT CONVENE_EMBEDDED_PORT=$PGPORT CONVENE_EMBEDDED_DATA_DIR=$WORK/pg \
+CONVENE_GRPC_PORT=$PORT CONVENE_METRICS_PORT=0 CONVENE_EMBEDDED_PORT=$PGPORT CONVENE_EMBEDDED_DATA_DIR=$WORK/pg \
   java "${JFR_OPTS[@]}" -jar "$JAR" > "$WORK/server.log" 2>&1 &
 SERVER=$!
 stop() {

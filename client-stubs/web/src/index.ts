@@ -1,6 +1,6 @@
 /**
  * Convene for browsers: typed clients of convene.v1 (SessionService, TokenService, CallService,
- * GroupService, InvitationService, UserService)
+ * GroupService, InvitationService, UserService, EventService)
  * over gRPC-Web (through the Envoy edge), with the credential attached to every call, a default
  * deadline, and retries of what is safe to repeat.
  */
@@ -15,6 +15,8 @@ import { GroupService } from "./gen/convene/v1/group_service_pb.js";
 import { InvitationService } from "./gen/convene/v1/invitation_service_pb.js";
 import { CredentialService } from "./gen/convene/v1/credential_service_pb.js";
 import { UserService } from "./gen/convene/v1/user_service_pb.js";
+import { EventService } from "./gen/convene/v1/event_service_pb.js";
+import type { SessionEvent } from "./gen/convene/v1/session_pb.js";
 import { BadRequestSchema, ErrorInfoSchema } from "./gen/google/rpc/error_details_pb.js";
 import { ErrorReason } from "./gen/convene/v1/errors_pb.js";
 
@@ -27,6 +29,7 @@ export * from "./gen/convene/v1/group_pb.js";
 export * from "./gen/convene/v1/group_service_pb.js";
 export * from "./gen/convene/v1/invitation_service_pb.js";
 export * from "./gen/convene/v1/user_service_pb.js";
+export * from "./gen/convene/v1/event_service_pb.js";
 export { CredentialSchema, type Credential } from "./gen/convene/v1/credential_service_pb.js";
 export { BadRequestSchema, ErrorInfoSchema } from "./gen/google/rpc/error_details_pb.js";
 export { ErrorReason } from "./gen/convene/v1/errors_pb.js";
@@ -45,6 +48,8 @@ export type GroupServiceClient = Client<typeof GroupService>;
 export type InvitationServiceClient = Client<typeof InvitationService>;
 /** A typed client of convene.v1.UserService. */
 export type UserServiceClient = Client<typeof UserService>;
+/** A typed client of convene.v1.EventService. */
+export type EventServiceClient = Client<typeof EventService>;
 
 export interface ConveneClientOptions {
   /** Deadline of a call that sets no `timeoutMs` of its own. Default 10 000 ms. */
@@ -128,6 +133,7 @@ const CONTRACT: readonly DescService[] = [
   GroupService,
   InvitationService,
   UserService,
+  EventService,
 ];
 
 /** After these, a method the contract declares safe to repeat is retried. */
@@ -149,13 +155,16 @@ function safeToRepeat(method: DescMethod): boolean {
 }
 
 /**
- * Full names (`convene.v1.SessionService/GetSession`) of the methods whose contract declares
+ * Full names (`convene.v1.SessionService/GetSession`) of the unary methods whose contract declares
  * `idempotency_level` NO_SIDE_EFFECTS or IDEMPOTENT, read from the generated descriptors
- * (`DescMethod.idempotency`): a new RPC is retried once it declares a level, and not before.
+ * (`DescMethod.idempotency`): a new RPC is retried once it declares a level, and not before. Watch
+ * streams are not retried but resumed from their last position (`followSession`).
  */
 export function retriedMethods(): string[] {
   return CONTRACT.flatMap((service) =>
-    service.methods.filter(safeToRepeat).map((method) => `${service.typeName}/${method.name}`),
+    service.methods
+      .filter((method) => method.methodKind === "unary" && safeToRepeat(method))
+      .map((method) => `${service.typeName}/${method.name}`),
   );
 }
 
@@ -176,7 +185,7 @@ export function retriedMethods(): string[] {
 export function retryInterceptor(): Interceptor {
   return (next) => async (req) => {
     const codes = req.stream
-      ? undefined // server streams: none is declared safe today, and a replay could repeat messages
+      ? undefined // server streams: resumed from their last position instead (followSession)
       : safeToRepeat(req.method)
         ? SAFE_RETRY_CODES
         : req.method === SessionService.method.createSession && (req.message as CreateSessionRequest).requestId
@@ -209,6 +218,58 @@ export function retryInterceptor(): Interceptor {
       }
     }
   };
+}
+
+/** Failures after which followSession resumes the stream: a replica stopping, shed or too slow, the network. */
+const RESUME_CODES: ReadonlySet<Code> = new Set([Code.Unavailable, Code.ResourceExhausted, Code.Unknown]);
+
+export interface FollowSessionOptions {
+  /** Start after this sequence (the last event already shown); default 0, the whole log. */
+  afterSequence?: bigint;
+  /** Stops following. */
+  signal?: AbortSignal;
+  /** Told of each break the stream is resumed after (for a "reconnecting" hint). */
+  onResume?: (error: ConnectError) => void;
+}
+
+/**
+ * Follows a session live with EventService.WatchSession: yields each of its events once, in
+ * sequence order, and returns when the session has ended. The stream has no deadline. When it
+ * breaks (UNAVAILABLE: a replica stopping; RESOURCE_EXHAUSTED: too many streams, or this page read
+ * too slowly; a network failure) it is resumed after the last event yielded, with backoff, so
+ * nothing is missed or repeated. Any other error (NOT_FOUND, UNAUTHENTICATED, ...) is thrown.
+ */
+export async function* followSession(
+  client: EventServiceClient,
+  sessionId: string,
+  options: FollowSessionOptions = {},
+): AsyncGenerator<SessionEvent> {
+  let after = options.afterSequence ?? 0n;
+  let backoff = INITIAL_BACKOFF_MS;
+  const signal = options.signal ?? new AbortController().signal;
+  for (;;) {
+    try {
+      for await (const message of client.watchSession({ sessionId, afterSequence: after }, { timeoutMs: 0, signal })) {
+        if (message.kind.case === "event" && message.kind.value.sequence > after) {
+          after = message.kind.value.sequence;
+          backoff = INITIAL_BACKOFF_MS;
+          yield message.kind.value;
+        }
+      }
+      return;
+    } catch (error) {
+      const connectError = ConnectError.from(error);
+      if (signal.aborted || !RESUME_CODES.has(connectError.code)) {
+        throw error;
+      }
+      options.onResume?.(connectError);
+      const pause = Math.random() * backoff;
+      backoff = Math.min(backoff * BACKOFF_MULTIPLIER, MAX_BACKOFF_MS);
+      if (!(await sleep(pause, signal))) {
+        throw error;
+      }
+    }
+  }
 }
 
 /** Milliseconds of a `grpc-timeout` header value ("10000m", "10S"); undefined if none. */

@@ -304,3 +304,47 @@ test("a client made with credential null sends no authorization header (RedeemAc
   ]);
   assert.throws(() => createServiceClient(TokenService, "http://convene.test", ""), TypeError);
 });
+
+test("followSession resumes a broken stream after the last event, and ends with the session", async () => {
+  const { WatchSessionRequestSchema, WatchSessionResponseSchema, SessionEventSchema, EventService, followSession } =
+    await import("../dist/index.js");
+  const asked = [];
+  const event = (sequence) => envelope(0, toBinary(WatchSessionResponseSchema, create(WatchSessionResponseSchema, {
+    kind: { case: "event", value: create(SessionEventSchema, { sequence, sessionId: "ses_1" }) },
+  })));
+  const heartbeat = envelope(0, toBinary(WatchSessionResponseSchema, create(WatchSessionResponseSchema, {
+    kind: { case: "heartbeat", value: {} },
+  })));
+  const trailer = (status) => envelope(0x80, new TextEncoder().encode(`grpc-status: ${status}\r\n`));
+  // First stream: events 1 and 2, then the replica stops (UNAVAILABLE). Second: 2 again (it
+  // must not be yielded twice), 3, and the session's end (OK).
+  const script = [[event(1n), heartbeat, event(2n), trailer(14)], [event(2n), event(3n), trailer(0)]];
+  async function fetch(url, init) {
+    const body = new Uint8Array(await new Response(init.body).arrayBuffer()).slice(5);
+    asked.push({ path: new URL(url).pathname, after: fromBinary(WatchSessionRequestSchema, body).afterSequence,
+      timeout: new Headers(init.headers).get("grpc-timeout") });
+    return new Response(new Blob(script.shift()), {
+      status: 200, headers: { "content-type": "application/grpc-web+proto" },
+    });
+  }
+  const client = createServiceClient(EventService, "http://convene.test", "cvk_any_key", { fetch });
+  const resumes = [];
+  const seen = [];
+  for await (const e of followSession(client, "ses_1", { onResume: (err) => resumes.push(err.code) })) {
+    seen.push(e.sequence);
+  }
+  assert.deepEqual(seen, [1n, 2n, 3n]);
+  assert.deepEqual(asked.map((a) => a.after), [0n, 2n], "resumed after the last event yielded");
+  assert.deepEqual(asked.map((a) => a.path), ["/convene.v1.EventService/WatchSession", "/convene.v1.EventService/WatchSession"]);
+  assert.deepEqual(asked.map((a) => a.timeout), [null, null], "a watch stream has no deadline");
+  assert.deepEqual(resumes, [Code.Unavailable]);
+});
+
+test("followSession throws what resuming cannot fix", async () => {
+  const { EventService, followSession } = await import("../dist/index.js");
+  const fetch = async () => new Response(null, { status: 200, headers: {
+    "content-type": "application/grpc-web+proto", "grpc-status": "5", "grpc-message": "no such session" } });
+  const client = createServiceClient(EventService, "http://convene.test", "cvk_any_key", { fetch });
+  const err = await failure((async () => { for await (const _ of followSession(client, "ses_x")) { /* none */ } })());
+  assert.equal(err.code, Code.NotFound);
+});

@@ -134,7 +134,7 @@ export CONVENE_JOB_INTERVAL=PT1S CONVENE_RECONCILE_INTERVAL="PT${reconcile_s}S" 
   CONVENE_INVITE_BASE_URL="http://127.0.0.1:$port_page/?edge=http://127.0.0.1:$port_edge"
 start_replica() { # name port [env...]
   local name="$1" port="$2"; shift 2
-  env CONVENE_GRPC_PORT="$port" "$@" java -jar "$jar" > >("$py" "$lk_e2e/redact.py" >"$logs/replica-$name.log") 2>&1 &
+  env CONVENE_GRPC_PORT="$port" CONVENE_METRICS_PORT=0 "$@" java -jar "$jar" > >("$py" "$lk_e2e/redact.py" >"$logs/replica-$name.log") 2>&1 &
   pids+=("$!")
 }
 serving() { lk_grpc_serving "$py" "$1"; }
@@ -158,7 +158,7 @@ pass "replicas A (127.0.0.1:$port_a, embedded PostgreSQL) and B (127.0.0.1:$port
 # ---------------------------------------------------------------- Envoy
 step "Envoy in front of both"
 CONVENE_EDGE_UPSTREAMS="127.0.0.1:$port_a,127.0.0.1:$port_b" CONVENE_EDGE_LISTEN_ADDRESS=127.0.0.1 \
-CONVENE_EDGE_LISTEN_PORT="$port_edge" CONVENE_EDGE_ADMIN_PORT="$port_admin" \
+CONVENE_EDGE_LISTEN_PORT="$port_edge" CONVENE_EDGE_ADMIN_PORT="$port_admin" CONVENE_EDGE_STATS_PORT=0 \
 CONVENE_EDGE_ALLOWED_ORIGINS="http://127.0.0.1:$port_page" CONVENE_EDGE_DESCRIPTOR="$out/convene-edge.pb" \
 CONVENE_EDGE_HEALTH_INTERVAL=1s \
   python3 "$envoy_dir/render.py" --check-files -o "$out/envoy.yaml" || die "render.py failed"

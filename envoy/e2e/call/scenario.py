@@ -242,7 +242,7 @@ async def run(lk, cv: Convene, browser: Browser, host: HostWithVideo) -> None:
                                  livekit=pc.LiveKitConfig(url=lk.url, api_key=lk.key, api_secret=lk.secret))))
     check("SetProviderConfig: the tenant's default provider is our LiveKit", cfg.config.livekit.url == lk.url)
     ref = f"call-{int(time.time())}"
-    a = cv.create(ref)
+    a = cv.create(ref, roster=(("dr", "Dr Ada", "HOST"), ("pat", "Sam", "PARTICIPANT"), ("nurse", "Nurse Kim", "PARTICIPANT")))
     sid = a.id
     check("CreateSession A: dr HOST, pat PARTICIPANT, empty timeout 3 s; SCHEDULED", cv.status(sid) == "SCHEDULED", sid)
 
@@ -314,6 +314,34 @@ async def run(lk, cv: Convene, browser: Browser, host: HostWithVideo) -> None:
     await browser.look_until("pat", lambda l: l.get("selfVideoPlaying") and l.get("playingRemoteVideos", 0) >= 1, 10)
     r = await browser.do("screenshot", tab="pat", path=str(SHOTS / "connected.png"))
     check("screenshot connected.png", r.get("ok") and (SHOTS / "connected.png").stat().st_size > 0)
+
+    # ------------------------------------------------------------------ 1b. the session, live
+    print("\n== 1b. the page follows the session live over gRPC-Web while LiveKit participants come and go", flush=True)
+    look = await browser.look_until("pat", lambda l: {("JOINED", "dr"), ("JOINED", "pat")}
+                                    <= {(i["type"].replace("PARTICIPANT_", ""), i["user"]) for i in l.get("activity", [])}, 20)
+    check("WatchSession through Envoy's gRPC-Web: the page lists 'Dr Ada joined' and its own join (from LiveKit's webhooks)",
+          any(i["text"] == "Dr Ada joined" for i in look.get("activity", []))
+          and any(i["user"] == "pat" and i["type"] == "PARTICIPANT_JOINED" for i in look.get("activity", []))
+          and look.get("activityLive") == "polite", str([i["text"] for i in look.get("activity", [])]))
+    nurse_token = cv.rpc("IssueJoinToken nurse", cv.tokens.IssueJoinToken,
+                         ts.IssueJoinTokenRequest(session_id=sid, user_id="nurse")).join_token
+    nurse = lke.Participant("nurse")
+    await nurse.connect(nurse_token.connect_url, nurse_token.token)
+    look = await browser.look_until("pat", lambda l: any(i["text"] == "Nurse Kim joined" for i in l.get("activity", [])), 20)
+    check("a Python participant joins LiveKit: the page shows 'Nurse Kim joined' while it happens",
+          any(i["text"] == "Nurse Kim joined" for i in look.get("activity", [])), str([i["text"] for i in look.get("activity", [])]))
+    await nurse.room.disconnect()
+    look = await browser.look_until("pat", lambda l: any(i["text"] == "Nurse Kim left" for i in l.get("activity", [])), 20)
+    check("it leaves LiveKit: the page shows 'Nurse Kim left'",
+          any(i["text"] == "Nurse Kim left" for i in look.get("activity", [])), str([i["text"] for i in look.get("activity", [])]))
+    shown = [(i["sequence"], i["type"], i["user"]) for i in look.get("activity", [])]
+    logged = [(e.sequence, EV.Name(e.type).replace("SESSION_EVENT_TYPE_", ""), dict(e.payload.items()).get("user_id", ""))
+              for e in cv.events(sid) if e.type in (EV.Value("SESSION_EVENT_TYPE_PARTICIPANT_JOINED"),
+                                                     EV.Value("SESSION_EVENT_TYPE_PARTICIPANT_LEFT"))]
+    check("what the page listed is exactly ListSessionEvents' joins and leaves, same sequences, same order",
+          shown == logged[:len(shown)] and len(shown) >= 4, f"page {shown} log {logged}")
+    r = await browser.do("screenshot", tab="pat", path=str(SHOTS / "activity.png"))
+    check("screenshot activity.png", r.get("ok") and (SHOTS / "activity.png").stat().st_size > 0)
 
     # ------------------------------------------------------------------ 2. presence from webhooks
     print("\n== 2. LiveKit's webhooks through Envoy move the session", flush=True)

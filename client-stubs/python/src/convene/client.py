@@ -3,7 +3,7 @@
 The channel stays the caller's: it decides TLS (grpc.secure_channel with
 grpc.ssl_channel_credentials()), load balancing and retries (see channel_options()). This helper
 only attaches `authorization: Bearer <credential>` to every call and gives calls without a
-timeout of their own DEFAULT_TIMEOUT seconds.
+timeout of their own DEFAULT_TIMEOUT seconds (unary calls; watch streams get no default deadline).
 
 Retries follow the contract: channel_options() retries only the methods whose descriptors declare
 idempotency_level NO_SIDE_EFFECTS or IDEMPOTENT, and ConveneClient.create_session() retries a
@@ -26,7 +26,7 @@ from grpc_status import rpc_status
 
 from convene.v1 import (call_service_pb2, credential_service_pb2, group_service_pb2, invitation_service_pb2,
                         provider_config_service_pb2, session_service_pb2, session_service_pb2_grpc, token_service_pb2,
-                        user_service_pb2)
+                        user_service_pb2, event_service_pb2)
 
 DEFAULT_TIMEOUT = 10.0
 """Seconds a call may take when it sets no timeout itself."""
@@ -42,7 +42,8 @@ BACKOFF_MULTIPLIER = 2.0
 # The generated modules whose services the retry policy covers: every method is read from its
 # descriptor, so a new RPC is retried once it declares an idempotency_level, and not before.
 _CONTRACT = (session_service_pb2, token_service_pb2, call_service_pb2, credential_service_pb2,
-             provider_config_service_pb2, group_service_pb2, invitation_service_pb2, user_service_pb2)
+             provider_config_service_pb2, group_service_pb2, invitation_service_pb2, user_service_pb2,
+             event_service_pb2)
 _SAFE_LEVELS = (descriptor_pb2.MethodOptions.NO_SIDE_EFFECTS, descriptor_pb2.MethodOptions.IDEMPOTENT)
 _CREATE_RETRIED_ON = frozenset(
     {
@@ -77,10 +78,10 @@ class _BearerAndDeadline(
     def __repr__(self) -> str:
         return "_BearerAndDeadline(<redacted>)"
 
-    def _details(self, details: grpc.ClientCallDetails) -> grpc.ClientCallDetails:
+    def _details(self, details: grpc.ClientCallDetails, default_timeout: Optional[float]) -> grpc.ClientCallDetails:
         metadata = [m for m in (details.metadata or []) if m[0] != "authorization"]
         metadata.append(self._header)
-        timeout = details.timeout if details.timeout is not None else self._default_timeout
+        timeout = details.timeout if details.timeout is not None else default_timeout
         return _CallDetails(
             details.method,
             timeout,
@@ -91,10 +92,11 @@ class _BearerAndDeadline(
         )
 
     def intercept_unary_unary(self, continuation, client_call_details, request):
-        return continuation(self._details(client_call_details), request)
+        return continuation(self._details(client_call_details, self._default_timeout), request)
 
     def intercept_unary_stream(self, continuation, client_call_details, request):
-        return continuation(self._details(client_call_details), request)
+        # Watch streams live until the caller leaves: no default deadline (a caller may set one).
+        return continuation(self._details(client_call_details, None), request)
 
 
 class ConveneClient:

@@ -12,6 +12,7 @@
 // bar once read. The gRPC-Web base URL of the Convene edge (Envoy) is the `edge` query parameter,
 // else this page's origin.
 import {
+  EventService,
   type Group,
   GroupService,
   InvitationService,
@@ -22,6 +23,9 @@ import {
   TokenService,
   conveneErrorDetails,
   createServiceClient,
+  followSession,
+  SessionEventType,
+  type SessionEvent,
 } from "@convene/web-client";
 import { callFailure, messageFor } from "./messages.js";
 
@@ -147,6 +151,7 @@ async function join(sessionId: string, code: string): Promise<void> {
     return;
   }
   const credential = redeemed.guestCredential?.credential ?? "";
+  void followActivity(sessionId, credential);
   const tokens = createServiceClient(TokenService, edge, credential);
   let token: JoinToken | undefined = redeemed.joinToken;
   if (redeemed.awaitingAdmission || !token) {
@@ -171,6 +176,66 @@ async function join(sessionId: string, code: string): Promise<void> {
     }
   }
   await connect(token, credential);
+}
+
+const activitySection = $("activity-section");
+const activity = $<HTMLOListElement>("activity");
+
+/**
+ * Follows the session live over gRPC-Web (EventService.WatchSession, resumed if the stream
+ * breaks) and lists who joined and left, so a patient in the lobby or the call sees "Dr Ada
+ * joined". Names come from the roster; the list ends with the visit.
+ */
+async function followActivity(sessionId: string, credential: string): Promise<void> {
+  const names = new Map<string, string>();
+  try {
+    const roster = await createServiceClient(SessionService, edge, credential).listParticipants({ sessionId });
+    roster.participants.forEach((p) => names.set(p.userId, p.displayName || p.userId));
+  } catch {
+    // Names are a nicety: the user ids stand in.
+  }
+  const events = createServiceClient(EventService, edge, credential);
+  try {
+    for await (const event of followSession(events, sessionId)) {
+      const line = describe(event, names);
+      if (!line) {
+        continue;
+      }
+      const item = document.createElement("li");
+      item.textContent = line;
+      item.dataset.sequence = String(event.sequence);
+      item.dataset.type = SessionEventType[event.type].replace("SESSION_EVENT_TYPE_", "");
+      item.dataset.user = userOf(event);
+      activity.append(item);
+      activitySection.hidden = false;
+    }
+  } catch (error) {
+    // The call itself goes on; only the list stops.
+    activitySection.dataset.stopped = conveneErrorDetails(error).codeName;
+  }
+}
+
+function userOf(event: SessionEvent): string {
+  const user = event.payload?.["user_id"];
+  return typeof user === "string" ? user : "";
+}
+
+/** A line for the events a patient cares about; undefined for the rest. */
+function describe(event: SessionEvent, names: Map<string, string>): string | undefined {
+  const user = userOf(event);
+  const who = names.get(user) ?? user;
+  switch (event.type) {
+    case SessionEventType.PARTICIPANT_JOINED:
+      return `${who} joined`;
+    case SessionEventType.PARTICIPANT_LEFT:
+      return `${who} left`;
+    case SessionEventType.STATUS_CHANGED: {
+      const status = String(event.payload?.["to"] ?? "");
+      return ["COMPLETED", "CANCELLED", "NO_SHOW", "FAILED"].includes(status) ? "The visit has ended" : undefined;
+    }
+    default:
+      return undefined;
+  }
 }
 
 /** Joins the call of {@code token} with the provider's SDK, on behalf of {@code credential}'s holder. */

@@ -73,6 +73,13 @@ async function look(page) {
       playingRemoteVideos: remote.filter(playing).length,
       selfVideoPlaying: self ? playing(self) : false,
       codeFormShown: !document.getElementById("code-form")?.hidden,
+      activity: [...document.querySelectorAll("#activity li")].map((li) => ({
+        sequence: Number(li.dataset.sequence),
+        type: li.dataset.type,
+        user: li.dataset.user,
+        text: li.textContent,
+      })),
+      activityLive: document.getElementById("activity")?.getAttribute("aria-live") ?? "",
       groups: [...document.querySelectorAll("#group-list li")].map((li) => ({
         id: li.dataset.group,
         name: li.querySelector("span")?.textContent ?? "",

@@ -83,7 +83,7 @@ if [[ "$part" != harness ]]; then
   cv_started=$SECONDS
   rm -f "$out/convene-server.masked.json"
   CONVENE_GRPC_PORT="$convene_port" CONVENE_EMBEDDED_PORT="$pg_port" CONVENE_EMBEDDED_DATA_DIR="$tmp/pg" \
-    CONVENE_DRAIN_DELAY=PT0S java -jar "$jar" > >("$py" "$here/redact.py" --capture-key "$tmp/dev-key" --counts "$out/convene-server.masked.json" \
+    CONVENE_DRAIN_DELAY=PT0S CONVENE_METRICS_PORT=0 java -jar "$jar" > >("$py" "$here/redact.py" --capture-key "$tmp/dev-key" --counts "$out/convene-server.masked.json" \
       >"$logs/convene-server.log") 2>&1 &
   pids+=("$!")
   serving() { lk_grpc_serving "$py" "127.0.0.1:$convene_port"; }

@@ -104,6 +104,41 @@ class EnvoyConfigSchemaTest {
     return paths;
   }
 
+  /** Methods of the contract that return a stream, as gRPC paths. */
+  private static java.util.Set<String> streamingMethods() throws IOException {
+    java.util.Set<String> paths = new java.util.TreeSet<>();
+    try (var files = Files.walk(ENVOY_DIR.resolve("../proto/src/main/proto/convene/v1"))) {
+      for (Path proto : files.filter(f -> f.toString().endsWith(".proto")).toList()) {
+        String text = Files.readString(proto);
+        java.util.regex.Matcher service = java.util.regex.Pattern.compile("(?m)^service (\\w+)").matcher(text);
+        java.util.regex.Matcher rpc = java.util.regex.Pattern.compile("(?m)^  rpc (\\w+)\\(\\w+\\) returns \\(stream ")
+            .matcher(text);
+        while (service.find(0) && rpc.find()) {
+          paths.add("/convene.v1." + service.group(1) + "/" + rpc.group(1));
+        }
+      }
+    }
+    return paths;
+  }
+
+  @Test
+  void streamingMethods_haveNoOverallTimeout_butAnIdleOne() throws Exception {
+    Bootstrap bootstrap = parseBootstrap(render(Map.of("CONVENE_EDGE_UPSTREAMS", "server-a:9090")));
+    HttpConnectionManager hcm = bootstrap.getStaticResources().getListeners(0).getFilterChains(0).getFilters(0)
+        .getTypedConfig().unpack(HttpConnectionManager.class);
+    java.util.Set<String> untimed = new java.util.TreeSet<>();
+    for (var route : hcm.getRouteConfig().getVirtualHosts(0).getRoutesList()) {
+      if (route.hasRoute() && route.getMatch().getPath().startsWith("/convene.v1.")
+          && route.getRoute().hasTimeout() && route.getRoute().getTimeout().getSeconds() == 0) {
+        untimed.add(route.getMatch().getPath());
+        assertTrue(route.getRoute().getIdleTimeout().getSeconds() > 0, "an idle stream is closed eventually: " + route);
+      }
+    }
+    java.util.Set<String> expected = streamingMethods();
+    assertTrue(expected.contains("/convene.v1.EventService/WatchSession"), "the contract was read: " + expected);
+    assertEquals(expected, untimed, "exactly the streaming methods are exempt from the unary timeout");
+  }
+
   @Test
   void onlyTheContractsIdempotentMethods_areRetriedAfterAReset() throws Exception {
     Bootstrap bootstrap = parseBootstrap(render(Map.of("CONVENE_EDGE_UPSTREAMS", "server-a:9090")));

@@ -32,6 +32,7 @@ public final class ConveneServer {
   private final HealthStatusManager health = new HealthStatusManager();
   private ScheduledExecutorService readiness;
   private volatile boolean databaseUp = true;
+  private Runnable beforeStopping = () -> {};
 
   /**
    * The largest request accepted, in bytes. The largest valid request, a CreateSession with every
@@ -48,6 +49,19 @@ public final class ConveneServer {
 
   public ConveneServer(ServerBuilder<?> builder, Admission admission, AuthInterceptor auth,
       ValidationInterceptor validation, List<BindableService> services) {
+    this(builder, admission, auth, validation, services, null);
+  }
+
+  /**
+   * A server whose every call (health and reflection too, refused ones included) is counted and
+   * timed in {@code metrics} by method and status (Micrometer's gRPC interceptor:
+   * {@code grpc_server_processing_duration_seconds}).
+   */
+  public ConveneServer(ServerBuilder<?> builder, Admission admission, AuthInterceptor auth,
+      ValidationInterceptor validation, List<BindableService> services, io.micrometer.core.instrument.MeterRegistry metrics) {
+    if (metrics != null) {
+      builder.intercept(new io.micrometer.core.instrument.binder.grpc.MetricCollectingServerInterceptor(metrics));
+    }
     ErrorMappingInterceptor errors = new ErrorMappingInterceptor();
     // A direct executor: calls are looked up on the transport thread, and Admission places them.
     builder.directExecutor().callExecutor(admission)
@@ -96,6 +110,15 @@ public final class ConveneServer {
     return this;
   }
 
+  /**
+   * Runs {@code hook} on shutdown after the drain delay, before the server stops taking calls:
+   * it ends what would otherwise hold the drain for its whole grace (open watch streams).
+   */
+  public ConveneServer beforeStopping(Runnable hook) {
+    this.beforeStopping = hook;
+    return this;
+  }
+
   /** The port the server listens on (-1 for in-process). */
   public int port() {
     return server.getPort();
@@ -124,6 +147,7 @@ public final class ConveneServer {
         Thread.currentThread().interrupt();
       }
     }
+    beforeStopping.run();
     server.shutdown();
     try {
       if (!server.awaitTermination(grace.toMillis(), TimeUnit.MILLISECONDS)) {

@@ -9,6 +9,7 @@ import dev.convene.server.db.EmbeddedDatabase;
 import dev.convene.server.grpc.Admission;
 import dev.convene.server.grpc.ValidationInterceptor;
 import dev.convene.server.platform.EventLog;
+import dev.convene.server.platform.EventSignal;
 import dev.convene.server.platform.Feature;
 import dev.convene.server.platform.IdGenerator;
 import dev.convene.server.platform.JobHandler;
@@ -28,6 +29,9 @@ import dev.convene.server.provider.ProviderFeature;
 import dev.convene.server.token.TokenFeature;
 import dev.convene.server.user.UserFeature;
 import dev.convene.server.call.CallFeature;
+import dev.convene.server.event.EventFeature;
+import dev.convene.server.metrics.MetricsEndpoint;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.grpc.BindableService;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import java.net.InetSocketAddress;
@@ -70,11 +74,15 @@ public final class Main implements Runnable {
   }
 
   /** The shared layer, built once from the database, the clock and the id source. */
-  public static Platform platform(Database database, Clock clock, IdGenerator ids, ConveneConfig config) {
+  public static Platform platform(Database database, Clock clock, IdGenerator ids, ConveneConfig config,
+      MeterRegistry metrics) {
     Jdbi jdbi = database.jdbi();
+    database.bindMetrics(metrics);
+    EventSignal signal = new EventSignal(database::dedicatedConnection);
     return new Platform(jdbi, database.dataSource(), clock, ids,
-        new UnitOfWork(jdbi, clock, config.maxTransactionTime()), new EventLog(jdbi),
-        PageTokens.load(jdbi, clock, config.pageTokenSecret().orElse(null)), secretBox(config));
+        new UnitOfWork(jdbi, clock, config.maxTransactionTime(), signal), new EventLog(jdbi),
+        PageTokens.load(jdbi, clock, config.pageTokenSecret().orElse(null)), secretBox(config), signal,
+        metrics);
   }
 
   /**
@@ -95,9 +103,10 @@ public final class Main implements Runnable {
 
   /** Every feature of the server: the one place a new feature is wired in. */
   /** What the features are configured with beyond the platform (see ConveneConfig). */
-  public record FeatureSettings(PresenceFeature.Settings presence, String inviteBaseUrl) {
+  public record FeatureSettings(PresenceFeature.Settings presence, String inviteBaseUrl, EventFeature.Settings events) {
     public static FeatureSettings defaults() {
-      return new FeatureSettings(PresenceFeature.Settings.defaults(), ConveneConfig.DEFAULT_INVITE_BASE_URL);
+      return new FeatureSettings(PresenceFeature.Settings.defaults(), ConveneConfig.DEFAULT_INVITE_BASE_URL,
+          EventFeature.Settings.defaults());
     }
   }
 
@@ -114,7 +123,8 @@ public final class Main implements Runnable {
     InvitationFeature invitations = new InvitationFeature(platform, tokens, providers, presence, groups,
         credentials.issuer(), settings.inviteBaseUrl());
     return List.of(new SessionFeature(platform), credentials, providers, tokens, new CallFeature(platform, providers),
-        presence, groups, invitations, new UserFeature(platform, invitations));
+        presence, groups, invitations, new UserFeature(platform, invitations),
+        new EventFeature(platform, settings.events()));
   }
 
   public static List<BindableService> services(List<Feature> features) {
@@ -130,7 +140,7 @@ public final class Main implements Runnable {
     List<JobHandler> handlers = features.stream().flatMap(f -> f.jobs().stream()).toList();
     JobRunner.Settings d = JobRunner.Settings.defaults();
     return new JobRunner(platform.uow(), handlers,
-        new JobRunner.Settings(d.batch(), lease, d.maxAttempts(), d.firstBackoff(), d.maxBackoff()));
+        new JobRunner.Settings(d.batch(), lease, d.maxAttempts(), d.firstBackoff(), d.maxBackoff()), platform.metrics());
   }
 
   public static ValidationInterceptor validation() {
@@ -238,26 +248,31 @@ public final class Main implements Runnable {
         new Tenants(jdbi, clock, ids).bootstrapDevTenant().ifPresent(k -> System.out.printf(
             "%nFirst start: created tenant 'dev'. Its API key (shown once, stored hashed):%n%n    %s%n%n", k.key()));
       }
-      Platform platform = platform(db.database, clock, ids, config);
+      MetricsEndpoint metrics = new MetricsEndpoint();
+      Platform platform = platform(db.database, clock, ids, config, metrics.registry());
       if (config.production() && config.twilioApiBase().isPresent()) {
         throw new IllegalArgumentException("CONVENE_TWILIO_API_BASE is for tests and development: not in production");
       }
       List<Feature> features = features(platform,
           new ProviderFactory(config.providerTimeout(), config.twilioApiBase().orElse(null)),
           new FeatureSettings(new PresenceFeature.Settings(config.reconcileInterval(), config.providerEventRetention()),
-              config.inviteBaseUrl()));
+              config.inviteBaseUrl(),
+              new EventFeature.Settings(config.streamHeartbeat(), config.streamBuffer(), config.maxStreams())));
       Admission admission = new Admission(config.poolSize(), config.requestQueue());
       ValidationInterceptor validation = validation();
       warmUp(validation, db.database.dataSource());
       ConveneServer server = new ConveneServer(netty(config.grpcPort()), admission,
           new AuthInterceptor(jdbi, clock, config.authCacheTtl(), config.trustForwardedFor()), validation,
-          services(features));
+          services(features), metrics.registry());
+      server.beforeStopping(() -> features.forEach(Feature::stop));
       JobRunner jobs = jobs(platform, features, config.jobLease());
       Shutdown shutdown = new Shutdown()
           .then("report NOT_SERVING, keep serving for the drain delay, then drain in-flight calls",
               () -> server.shutdown(config.drainDelay(), config.shutdownGrace()))
           .then("let a running job finish", jobs::close)
           .then("stop the request threads", admission::close)
+          .then("stop telling other replicas of new events", platform.signal()::close)
+          .then("stop serving metrics", metrics::close)
           .then("close the database", db::close);
       try {
         server.start();
@@ -266,6 +281,15 @@ public final class Main implements Runnable {
         throw new IllegalStateException("could not listen on port " + config.grpcPort(), e);
       }
       server.watchDatabase(db.database::answers);
+      platform.signal().start();
+      features.forEach(Feature::start);
+      if (config.metricsPort() > 0) {
+        try {
+          log.info("Serving Prometheus metrics on port {} (/metrics)", metrics.serve("0.0.0.0", config.metricsPort()));
+        } catch (java.io.IOException e) {
+          throw new IllegalStateException("could not serve metrics on CONVENE_METRICS_PORT=" + config.metricsPort(), e);
+        }
+      }
       jobs.start(config.jobInterval());
       log.info("Convene is serving gRPC on port {}", server.port());
       features.stream().filter(ProviderFeature.class::isInstance).map(ProviderFeature.class::cast)

@@ -65,7 +65,7 @@ public final class ConveneClient {
       dev.convene.v1.TokenServiceProto.getDescriptor(), dev.convene.v1.CallServiceProto.getDescriptor(),
       dev.convene.v1.CredentialServiceProto.getDescriptor(), dev.convene.v1.ProviderConfigServiceProto.getDescriptor(),
       dev.convene.v1.GroupServiceProto.getDescriptor(), dev.convene.v1.InvitationServiceProto.getDescriptor(),
-      dev.convene.v1.UserServiceProto.getDescriptor());
+      dev.convene.v1.UserServiceProto.getDescriptor(), dev.convene.v1.EventServiceProto.getDescriptor());
 
   /** Failures after which a create that carries a {@code request_id} is repeated. */
   private static final Set<Status.Code> CREATE_RETRIED_ON = EnumSet.of(
@@ -105,6 +105,20 @@ public final class ConveneClient {
     return SessionServiceGrpc.newStub(intercepted).withCallCredentials(credentials);
   }
 
+  /**
+   * EventService's watch streams (WatchSession, WatchEvents), with no default deadline: a stream
+   * lives until the caller cancels it. On UNAVAILABLE or RESOURCE_EXHAUSTED, watch again after the
+   * last sequence or position received; nothing is missed.
+   */
+  public dev.convene.v1.EventServiceGrpc.EventServiceStub eventsAsync() {
+    return dev.convene.v1.EventServiceGrpc.newStub(intercepted).withCallCredentials(credentials);
+  }
+
+  /** EventService with blocking iterators over the stream (see {@link #eventsAsync()}). */
+  public dev.convene.v1.EventServiceGrpc.EventServiceBlockingStub events() {
+    return dev.convene.v1.EventServiceGrpc.newBlockingStub(intercepted).withCallCredentials(credentials);
+  }
+
   /** {@code authorization: Bearer <key>} on every call. */
   public static CallCredentials bearer(String apiKey) {
     if (apiKey == null || apiKey.isBlank()) {
@@ -127,13 +141,18 @@ public final class ConveneClient {
     };
   }
 
-  /** Gives calls that carry no deadline {@code deadline}; calls with their own keep it. */
+  /**
+   * Gives unary calls that carry no deadline {@code deadline}; calls with their own keep it, and
+   * watch streams (server streaming) get none: they live until the caller cancels them.
+   */
   public static ClientInterceptor defaultDeadline(Duration deadline) {
     long nanos = deadline.toNanos();
     return new ClientInterceptor() {
       @Override
       public <Q, R> ClientCall<Q, R> interceptCall(MethodDescriptor<Q, R> method, CallOptions options, Channel next) {
-        CallOptions effective = options.getDeadline() == null ? options.withDeadlineAfter(nanos, TimeUnit.NANOSECONDS) : options;
+        boolean unary = method.getType() == MethodDescriptor.MethodType.UNARY;
+        CallOptions effective = unary && options.getDeadline() == null
+            ? options.withDeadlineAfter(nanos, TimeUnit.NANOSECONDS) : options;
         return next.newCall(method, effective);
       }
     };

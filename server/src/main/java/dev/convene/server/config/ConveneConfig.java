@@ -55,6 +55,14 @@ import java.util.Optional;
  *                             SDK calls (a local fake); refused in production
  * @param inviteBaseUrl        CONVENE_INVITE_BASE_URL: the join page invitation links open (their fragment carries the
  *                             session and the code); default {@value #DEFAULT_INVITE_BASE_URL}
+ * @param streamHeartbeat      CONVENE_STREAM_HEARTBEAT: a watch stream with nothing to send for this long gets a
+ *                             heartbeat, and replicas re-read the log this often in case a notification was lost
+ *                             (default PT15S)
+ * @param streamBuffer         CONVENE_STREAM_BUFFER: events held for one stream whose client reads slowly before
+ *                             it is ended with RESOURCE_EXHAUSTED (default 1000)
+ * @param maxStreams           CONVENE_MAX_STREAMS: open watch streams one replica serves (default 20000)
+ * @param metricsPort          CONVENE_METRICS_PORT: port of the Prometheus endpoint {@code /metrics} (default 9464;
+ *                             0 turns it off)
  */
 public record ConveneConfig(
     int grpcPort,
@@ -81,7 +89,11 @@ public record ConveneConfig(
     Duration providerEventRetention,
     String inviteBaseUrl,
     Optional<String> twilioApiBase,
-    Duration jobLease) {
+    Duration jobLease,
+    Duration streamHeartbeat,
+    int streamBuffer,
+    int maxStreams,
+    int metricsPort) {
   public static final String DEFAULT_INVITE_BASE_URL = "http://localhost:8000/?edge=http://localhost:8080";
 
 
@@ -119,7 +131,11 @@ public record ConveneConfig(
         httpUrl("CONVENE_INVITE_BASE_URL", r.string("CONVENE_INVITE_BASE_URL", DEFAULT_INVITE_BASE_URL)),
         r.optional("CONVENE_TWILIO_API_BASE").map(v -> httpUrl("CONVENE_TWILIO_API_BASE", v)),
         atLeast("CONVENE_JOB_LEASE", r.duration("CONVENE_JOB_LEASE", Duration.ofMinutes(2)),
-            r.duration("CONVENE_PROVIDER_TIMEOUT", Duration.ofSeconds(10)).multipliedBy(3)));
+            r.duration("CONVENE_PROVIDER_TIMEOUT", Duration.ofSeconds(10)).multipliedBy(3)),
+        r.duration("CONVENE_STREAM_HEARTBEAT", Duration.ofSeconds(15)),
+        r.integer("CONVENE_STREAM_BUFFER", 1000, 10, 1_000_000),
+        r.integer("CONVENE_MAX_STREAMS", 20_000, 1, 1_000_000),
+        r.integer("CONVENE_METRICS_PORT", 9464, 0, 65535));
   }
 
   @Override

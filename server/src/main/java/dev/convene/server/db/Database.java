@@ -161,6 +161,37 @@ public final class Database implements AutoCloseable {
     return jdbi;
   }
 
+  /**
+   * Records the pool's connections (active, idle, total, and calls waiting for one) as
+   * {@code convene_db_pool_connections{state}} gauges.
+   */
+  public void bindMetrics(io.micrometer.core.instrument.MeterRegistry metrics) {
+    var pool = dataSource.getHikariPoolMXBean();
+    java.util.Map<String, java.util.function.ToDoubleFunction<com.zaxxer.hikari.HikariPoolMXBean>> states = java.util.Map.of(
+        "active", com.zaxxer.hikari.HikariPoolMXBean::getActiveConnections,
+        "idle", com.zaxxer.hikari.HikariPoolMXBean::getIdleConnections,
+        "total", com.zaxxer.hikari.HikariPoolMXBean::getTotalConnections,
+        "pending", com.zaxxer.hikari.HikariPoolMXBean::getThreadsAwaitingConnection);
+    states.forEach((state, read) -> io.micrometer.core.instrument.Gauge.builder("convene.db.pool.connections", pool, read)
+        .description("Database pool connections by state (pending: calls waiting for one)").tag("state", state)
+        .register(metrics));
+    io.micrometer.core.instrument.Gauge.builder("convene.db.pool.max", dataSource, d -> d.getMaximumPoolSize())
+        .description("Database pool size").register(metrics);
+  }
+
+  /**
+   * A new connection outside the pool, for a session that stays open (LISTEN). It has no socket
+   * timeout: the caller waits on it with timeouts of its own; TCP keepalive finds a dead peer.
+   */
+  public java.sql.Connection dedicatedConnection() throws SQLException {
+    java.util.Properties p = new java.util.Properties();
+    p.putAll(probeProperties);
+    p.setProperty("connectTimeout", "5");
+    p.setProperty("socketTimeout", "0");
+    p.setProperty("tcpKeepAlive", "true");
+    return java.sql.DriverManager.getConnection(jdbcUrl, p);
+  }
+
   /** The pool itself, for the hot reads that use plain JDBC. */
   public DataSource dataSource() {
     return dataSource;

@@ -31,7 +31,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * threads (as many as database connections); without a free permit it is answered at once with
  * RESOURCE_EXHAUSTED ({@code SERVER_OVERLOADED}, safe to retry with backoff: nothing ran) instead of
  * waiting in an unbounded queue. A call whose deadline passed or whose client went away while it
- * waited for a thread is not run at all.
+ * waited for a thread is not run at all. A server-streaming call gives its permit back once its
+ * handler returned: a stream that stays open holds no request thread.
  */
 public final class Admission implements ServerCallExecutorSupplier, ServerInterceptor, AutoCloseable {
   /** Set by {@link #getExecutor} on the headers of a call that found no permit; removed from what clients send. */
@@ -109,6 +110,9 @@ public final class Admission implements ServerCallExecutorSupplier, ServerInterc
         permits.release();
       }
     };
+    // A server-streaming call holds its request thread only while its handler runs; the stream
+    // then lives on without one (watch streams send from their own small pool).
+    boolean streaming = call.getMethodDescriptor().getType() == io.grpc.MethodDescriptor.MethodType.SERVER_STREAMING;
     ServerCall.Listener<Q> listener;
     try {
       listener = next.startCall(call, headers);
@@ -125,7 +129,13 @@ public final class Admission implements ServerCallExecutorSupplier, ServerInterc
           release.run();
           return;
         }
-        super.onHalfClose();
+        try {
+          super.onHalfClose();
+        } finally {
+          if (streaming) {
+            release.run();
+          }
+        }
       }
 
       @Override

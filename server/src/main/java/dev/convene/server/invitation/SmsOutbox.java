@@ -32,10 +32,18 @@ final class SmsOutbox implements OutsideJobHandler, MessageStatus.Listener {
   private final SmsGateway gateway;
   private final Templates templates;
 
+  private final io.micrometer.core.instrument.Counter sent;
+  private final io.micrometer.core.instrument.Counter failed;
+
   SmsOutbox(Platform platform, SmsGateway gateway, Templates templates) {
     this.platform = platform;
     this.gateway = gateway;
     this.templates = templates;
+    // Registered at zero, so a dashboard shows "none sent" rather than no data.
+    this.sent = io.micrometer.core.instrument.Counter.builder("convene.sms.sent")
+        .description("SMS invitations Twilio accepted").register(platform.metrics());
+    this.failed = io.micrometer.core.instrument.Counter.builder("convene.sms.failed")
+        .description("SMS invitations Twilio refused or that could not be sent").register(platform.metrics());
   }
 
   @Override
@@ -68,12 +76,14 @@ final class SmsOutbox implements OutsideJobHandler, MessageStatus.Listener {
     try {
       sid = gateway.send(tenantId, w.to(), w.body());
     } catch (SmsFailure f) {
+      failed.increment();
       boolean retry = platform.uow().write(tenantId, actor, tx -> failed(tx, invitationId, f));
       if (retry) {
         throw new IllegalStateException("sending SMS invitation " + invitationId + " failed: " + f.getMessage());
       }
       return;
     }
+    sent.increment();
     platform.uow().write(tenantId, actor, tx -> sent(tx, invitationId, sid, false));
   }
 

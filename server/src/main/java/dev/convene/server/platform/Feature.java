@@ -12,4 +12,13 @@ public interface Feature {
   List<BindableService> services();
 
   List<JobHandler> jobs();
+
+  /** Starts what the feature runs in the background (after the server started). */
+  default void start() {}
+
+  /**
+   * Ends what the feature keeps open (watch streams), before the server stops taking calls and
+   * drains the rest.
+   */
+  default void stop() {}
 }

@@ -1,5 +1,8 @@
 package dev.convene.server.platform;
 
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Clock;
@@ -44,14 +47,53 @@ public final class JobRunner implements AutoCloseable {
   private final Clock clock;
   private final Map<String, JobHandler> handlers;
   private final Settings settings;
+  private final MeterRegistry metrics;
+  /** The last backlog read, by kind: {due, parked}. */
+  private volatile Map<String, long[]> backlog = Map.of();
   private ScheduledExecutorService scheduler;
 
   public JobRunner(UnitOfWork uow, List<JobHandler> handlers, Settings settings) {
+    this(uow, handlers, settings, new io.micrometer.core.instrument.simple.SimpleMeterRegistry());
+  }
+
+  /**
+   * A runner that records into {@code metrics}: jobs claimed, completed, failed and parked by kind,
+   * how late each was claimed ({@code convene_jobs_lag_seconds}), and the backlog of due and parked
+   * jobs by kind (every kind's outbox: SMS, provider calls), read once a round.
+   */
+  public JobRunner(UnitOfWork uow, List<JobHandler> handlers, Settings settings, MeterRegistry metrics) {
     this.jdbi = uow.jdbi();
     this.uow = uow;
     this.clock = uow.clock();
     this.handlers = handlers.stream().collect(Collectors.toUnmodifiableMap(JobHandler::kind, Function.identity()));
     this.settings = settings;
+    this.metrics = metrics;
+    for (String kind : this.handlers.keySet()) {
+      // At zero from the start, so "none failed" shows as 0 rather than as no data.
+      for (String counter : List.of("convene.jobs.claimed", "convene.jobs.completed", "convene.jobs.failed",
+          "convene.jobs.parked")) {
+        metrics.counter(counter, "kind", kind);
+      }
+      Gauge.builder("convene.jobs.backlog", this, r -> r.backlog.getOrDefault(kind, new long[2])[0])
+          .description("Jobs due and not yet done, or parked after too many failures").tag("kind", kind)
+          .tag("state", "due").register(metrics);
+      Gauge.builder("convene.jobs.backlog", this, r -> r.backlog.getOrDefault(kind, new long[2])[1])
+          .description("Jobs due and not yet done, or parked after too many failures").tag("kind", kind)
+          .tag("state", "parked").register(metrics);
+    }
+  }
+
+  private void count(String name, String kind) {
+    metrics.counter(name, "kind", kind).increment();
+  }
+
+  /** Reads how many jobs of each kind are due and parked, across tenants (an operator's view). */
+  private void readBacklog() {
+    Map<String, long[]> read = new java.util.HashMap<>();
+    jdbi.useHandle(h -> h.createQuery("SELECT kind, count(*) FILTER (WHERE parked_time IS NULL AND due_time <= :now), "
+            + "count(*) FILTER (WHERE parked_time IS NOT NULL) FROM jobs GROUP BY kind").bind("now", clock.instant())
+        .map((rs, ctx) -> read.put(rs.getString(1), new long[] {rs.getLong(2), rs.getLong(3)})).list());
+    backlog = read;
   }
 
   /** Runs {@link #runOnce} every {@code interval} on a thread of its own until closed. */
@@ -75,6 +117,7 @@ public final class JobRunner implements AutoCloseable {
   public int runOnce() {
     int done = 0;
     List<Claimed> batch;
+    readBacklog();
     do {
       batch = claim();
       for (Claimed job : batch) {
@@ -94,21 +137,26 @@ public final class JobRunner implements AutoCloseable {
     return jdbi.withHandle(h -> h.createQuery("""
         UPDATE jobs j
            SET due_time = :leaseEnd, attempts = j.attempts + 1, version = j.version + 1
-          FROM (SELECT tenant_id, kind, subject_id FROM jobs
+          FROM (SELECT tenant_id, kind, subject_id, due_time FROM jobs
                  WHERE parked_time IS NULL AND due_time <= :now AND kind = ANY(CAST(:kinds AS text[]))
                  ORDER BY due_time
                  LIMIT :limit
                  FOR UPDATE SKIP LOCKED) due
          WHERE j.tenant_id = due.tenant_id AND j.kind = due.kind AND j.subject_id = due.subject_id
-        RETURNING j.tenant_id, j.kind, j.subject_id, j.attempts, j.version
+        RETURNING j.tenant_id, j.kind, j.subject_id, j.attempts, j.version, due.due_time
         """)
         .bind("now", now).bind("leaseEnd", now.plus(settings.lease()))
         .bind("kinds", handlers.keySet().toArray(String[]::new)).bind("limit", settings.batch())
-        .map(JobRunner::claimed).list());
+        .map((rs, ctx) -> claimed(rs, now)).list());
   }
 
-  private static Claimed claimed(ResultSet rs, org.jdbi.v3.core.statement.StatementContext ctx) throws SQLException {
-    return new Claimed(rs.getString(1), rs.getString(2), rs.getString(3), rs.getInt(4), rs.getLong(5));
+  private Claimed claimed(ResultSet rs, Instant now) throws SQLException {
+    Claimed job = new Claimed(rs.getString(1), rs.getString(2), rs.getString(3), rs.getInt(4), rs.getLong(5));
+    Duration late = Duration.between(rs.getObject(6, java.time.OffsetDateTime.class).toInstant(), now);
+    count("convene.jobs.claimed", job.kind());
+    Timer.builder("convene.jobs.lag").description("How long after its due time a job was claimed")
+        .tag("kind", job.kind()).register(metrics).record(late.isNegative() ? Duration.ZERO : late);
+    return job;
   }
 
   /**
@@ -132,6 +180,7 @@ public final class JobRunner implements AutoCloseable {
         // lease keeps other replicas off it, and the handler must be idempotent.
         outside.runOutside(job.tenantId(), job.subjectId());
         jdbi.useHandle(h -> bindClaim(h.createUpdate("DELETE FROM jobs WHERE " + CLAIMED), job).execute());
+        count("convene.jobs.completed", job.kind());
         return true;
       }
       uow.write(job.tenantId(), "system:job:" + job.kind(), tx -> {
@@ -139,6 +188,7 @@ public final class JobRunner implements AutoCloseable {
         bindClaim(tx.handle().createUpdate("DELETE FROM jobs WHERE " + CLAIMED), job).execute();
         return null;
       });
+      count("convene.jobs.completed", job.kind());
       return true;
     } catch (Throwable t) {
       failed(job, t);
@@ -154,6 +204,7 @@ public final class JobRunner implements AutoCloseable {
     // Full jitter over the upper half: replicas retrying together spread out.
     Instant next = now.plusMillis(backoff / 2 + ThreadLocalRandom.current().nextLong(backoff / 2 + 1));
     String error = describe(t);
+    count(park ? "convene.jobs.parked" : "convene.jobs.failed", job.kind());
     if (park) {
       log.warn("Job {} {} parked after {} attempts: {}", job.kind(), job.subjectId(), job.attempts(),
           t.getClass().getSimpleName());

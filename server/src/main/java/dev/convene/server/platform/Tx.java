@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.jdbi.v3.core.Handle;
+import org.jdbi.v3.core.statement.Query;
 import org.jdbi.v3.core.statement.Update;
 
 /**
@@ -22,6 +23,7 @@ public final class Tx {
   private final List<EventLog.Pending> events = new ArrayList<>();
   private final List<Jobs.Pending> jobs = new ArrayList<>();
   private int eventsWritten;
+  private long lastPosition;
 
   Tx(Handle handle, String tenantId, String actor, Clock clock) {
     this.handle = handle;
@@ -86,22 +88,31 @@ public final class Tx {
     jobs.add(new Jobs.Pending(kind, subjectId, due));
   }
 
+  /** The highest position of the events this transaction wrote; 0 if it wrote none. */
+  long lastPosition() {
+    return lastPosition;
+  }
+
   /** Writes what was appended and scheduled so far, in one statement (one round trip). */
   void flush() {
     if (events.isEmpty() && jobs.isEmpty()) {
       return;
     }
-    String sql = events.isEmpty() ? Jobs.UPSERT
-        : jobs.isEmpty() ? EventLog.INSERT
-        : "WITH scheduled AS (" + Jobs.UPSERT + ")\n" + EventLog.INSERT;
-    Update statement = handle.createUpdate(sql).bind("tenantId", tenantId);
-    if (!events.isEmpty()) {
-      EventLog.bind(statement, actor, now(), events, eventsWritten);
-    }
-    if (!jobs.isEmpty()) {
+    if (events.isEmpty()) {
+      Update statement = handle.createUpdate(Jobs.UPSERT).bind("tenantId", tenantId);
       Jobs.bind(statement, jobs);
+      statement.execute();
+    } else {
+      // The events' highest position comes back, for followers to be told (EventSignal).
+      String sql = (jobs.isEmpty() ? "WITH " : "WITH scheduled AS (" + Jobs.UPSERT + "),\n")
+          + "inserted AS (" + EventLog.INSERT + " RETURNING position)\nSELECT max(position) FROM inserted";
+      Query statement = handle.createQuery(sql).bind("tenantId", tenantId);
+      EventLog.bind(statement, actor, now(), events, eventsWritten);
+      if (!jobs.isEmpty()) {
+        Jobs.bind(statement, jobs);
+      }
+      lastPosition = Math.max(lastPosition, statement.mapTo(Long.class).one());
     }
-    statement.execute();
     eventsWritten += events.size();
     events.clear();
     jobs.clear();

@@ -28,11 +28,18 @@ public final class UnitOfWork {
   private final Jdbi jdbi;
   private final Clock clock;
   private final Duration maxTime;
+  private final EventSignal signal;
 
   public UnitOfWork(Jdbi jdbi, Clock clock, Duration maxTime) {
+    this(jdbi, clock, maxTime, EventSignal.NONE);
+  }
+
+  /** Tells {@code signal} of every commit that appended events. */
+  public UnitOfWork(Jdbi jdbi, Clock clock, Duration maxTime, EventSignal signal) {
     this.jdbi = jdbi;
     this.clock = clock;
     this.maxTime = maxTime;
+    this.signal = signal;
   }
 
   public Jdbi jdbi() {
@@ -53,8 +60,13 @@ public final class UnitOfWork {
   public <T> T write(String tenantId, String actor, Function<Tx, T> work) {
     long timeoutMs = timeoutMillis();
     boolean[] committing = {false};
+    long[] lastPosition = {0};
     try {
-      return transaction(tenantId, actor, work, timeoutMs, committing);
+      T result = transaction(tenantId, actor, work, timeoutMs, committing, lastPosition);
+      if (lastPosition[0] > 0) {
+        signal.committed(tenantId, lastPosition[0]);
+      }
+      return result;
     } catch (RuntimeException e) {
       if (committing[0] && ErrorMapping.isDatabaseUnavailable(e)) {
         // The connection broke between COMMIT being sent and its answer: PostgreSQL may have made
@@ -67,7 +79,8 @@ public final class UnitOfWork {
     }
   }
 
-  private <T> T transaction(String tenantId, String actor, Function<Tx, T> work, long timeoutMs, boolean[] committing) {
+  private <T> T transaction(String tenantId, String actor, Function<Tx, T> work, long timeoutMs, boolean[] committing,
+      long[] lastPosition) {
     return jdbi.inTransaction(h -> {
       if (timeoutMs < maxTime.toMillis() - SLACK) {
         // SET LOCAL through set_config: both end with the transaction.
@@ -84,6 +97,7 @@ public final class UnitOfWork {
             "the call's deadline passed or its client cancelled before the change was committed");
       }
       committing[0] = true;
+      lastPosition[0] = tx.lastPosition();
       return result;
     });
   }

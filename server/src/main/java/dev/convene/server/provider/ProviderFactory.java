@@ -15,6 +15,7 @@ public final class ProviderFactory {
   private final String twilioApiOverride;
   private volatile TwilioHttpClient twilioHttp;
   private volatile OkHttpClient liveKitHttp;
+  private volatile io.micrometer.core.instrument.MeterRegistry metrics;
 
   public ProviderFactory(Duration timeout, String twilioApiOverride) {
     if (timeout == null || timeout.isNegative() || timeout.isZero()) {
@@ -28,8 +29,18 @@ public final class ProviderFactory {
     return timeout;
   }
 
+  /** Times every call of the providers this factory makes from now on in {@code metrics} (see MeteredProvider). */
+  public void recordTo(io.micrometer.core.instrument.MeterRegistry metrics) {
+    this.metrics = metrics;
+  }
+
   /** A provider for these settings; cheap (no network), may be built per call. */
   public MediaProvider create(ProviderSettings settings) {
+    MediaProvider provider = build(settings);
+    return metrics == null ? provider : new MeteredProvider(provider, metrics);
+  }
+
+  private MediaProvider build(ProviderSettings settings) {
     // Java 17 has no pattern switch (preview only), so the sealed cases are tested in turn.
     if (settings instanceof ProviderSettings.Twilio twilio) {
       return new TwilioProvider(twilio, twilioHttp());

@@ -24,6 +24,7 @@ public final class ProviderFeature implements Feature {
   public ProviderFeature(Platform platform, ProviderFactory factory) {
     this.configs = new ProviderConfigs(platform.jdbi(), platform.secrets());
     this.factory = factory;
+    factory.recordTo(platform.metrics());
     this.service = new ProviderConfigService(platform, configs, factory);
   }
 

@@ -106,6 +106,28 @@ public final class Rosters {
     return SessionStore.read(h, tenantId, sessionId);
   }
 
+  /** NOT_FOUND (SESSION_NOT_FOUND) for {@code sessionId}. */
+  public static dev.convene.server.grpc.ConveneException notFound(String sessionId) {
+    return SessionService.sessionNotFound(sessionId);
+  }
+
+  /** A session's event as the contract shows it. */
+  public static dev.convene.v1.SessionEvent toProto(dev.convene.server.platform.EventRow event) {
+    return SessionMapper.toProto(event);
+  }
+
+  /** The aggregate type of sessions' events in the log. */
+  public static final String AGGREGATE = SessionChanges.AGGREGATE;
+
+  /** Whether {@code event}, of a session, moved it to a terminal status: nothing follows but what it committed with. */
+  public static boolean ends(dev.convene.server.platform.EventRow event) {
+    if (!event.type().equals("STATUS_CHANGED")) {
+      return false;
+    }
+    com.google.protobuf.Value to = dev.convene.server.platform.EventLog.payload(event).getFieldsMap().get("to");
+    return to != null && SessionStatusMachine.terminal(to.getStringValue());
+  }
+
   /** The session as the contract shows it. */
   public static dev.convene.v1.Session toProto(SessionRow s) {
     return SessionMapper.toProto(s);

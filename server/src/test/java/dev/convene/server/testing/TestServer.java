@@ -42,6 +42,8 @@ public final class TestServer implements AutoCloseable {
   private final List<Feature> features;
   private final ConveneServer server;
   public final Admission admission;
+  /** What the server records for operators; {@code metrics.scrape()} is what Prometheus would read. */
+  public final dev.convene.server.metrics.MetricsEndpoint metrics = new dev.convene.server.metrics.MetricsEndpoint();
 
   public TestServer() {
     this(IdGenerator.random());
@@ -70,6 +72,17 @@ public final class TestServer implements AutoCloseable {
   /** Serves with providers built by {@code providers} (e.g. Twilio pointed at a local fake). */
   public TestServer(Database database, IdGenerator ids, Admission admission,
       dev.convene.server.provider.ProviderFactory providers) {
+    this(database, ids, admission, providers, Main.FeatureSettings.defaults());
+  }
+
+  /** A server whose features are configured with {@code settings} (short stream heartbeats, small buffers). */
+  public TestServer(Database database, Main.FeatureSettings settings) {
+    this(database, IdGenerator.random(), new Admission(8, 1000),
+        new dev.convene.server.provider.ProviderFactory(Duration.ofSeconds(5), null), settings);
+  }
+
+  public TestServer(Database database, IdGenerator ids, Admission admission,
+      dev.convene.server.provider.ProviderFactory providers, Main.FeatureSettings settings) {
     this.database = database;
     this.admission = admission;
     Tenants tenants = new Tenants(database.jdbi(), clock, ids);
@@ -78,15 +91,20 @@ public final class TestServer implements AutoCloseable {
     String name = InProcessServerBuilder.generateName();
     // The clock only moves when a test moves it, so the API key cache is off (AuthenticationTest
     // tests it on its own).
-    platform = Main.platform(database, clock, ids, ConveneConfig.fromEnv(Map.of("CONVENE_MASTER_KEY", MASTER_KEY)));
-    features = Main.features(platform, providers);
+    platform = Main.platform(database, clock, ids, ConveneConfig.fromEnv(Map.of("CONVENE_MASTER_KEY", MASTER_KEY)),
+        metrics.registry());
+    features = Main.features(platform, providers, settings);
     server = new ConveneServer(InProcessServerBuilder.forName(name), admission,
-        new AuthInterceptor(database.jdbi(), clock, Duration.ZERO), Main.validation(), Main.services(features));
+        new AuthInterceptor(database.jdbi(), clock, Duration.ZERO), Main.validation(), Main.services(features),
+        metrics.registry());
+    server.beforeStopping(() -> features.forEach(Feature::stop));
     try {
       server.start();
     } catch (IOException e) {
       throw new IllegalStateException(e);
     }
+    platform.signal().start();
+    features.forEach(Feature::start);
     channel = InProcessChannelBuilder.forName(name).directExecutor().build();
   }
 
@@ -129,6 +147,7 @@ public final class TestServer implements AutoCloseable {
   public void close() {
     channel.shutdownNow();
     server.shutdown(Duration.ofSeconds(5));
+    platform.signal().close();
     admission.close();
     database.close();
   }

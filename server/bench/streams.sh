@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The watch streams' benchmark (server/bench/Streams.java): 10,000 idle WatchSession streams on one
+# server (its heap and threads before and after), then the fan-out latency of one change to 1,000 of
+# them (p50/p99), beside the change's own call and a Health/Check round trip measured in the same run.
+# The server runs on a fresh embedded PostgreSQL in its serving mode (fsync on), loopback only.
+# Usage: server/bench/streams.sh [streams, default 10000] [watchers of the changed session, default 1000]
+#        [changes, default 20]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+STREAMS=${1:-10000}
+FANOUT=${2:-1000}
+CHANGES=${3:-20}
+JAR=${JAR:-server/target/convene-server.jar}
+[ -f "$JAR" ] || mvn -B -q -DskipTests package
+CLIENT_CP=client-stubs/java/target/bench.classpath
+if [ ! -f "$CLIENT_CP" ]; then
+  mvn -B -q -pl client-stubs/java -am install -DskipTests
+  mvn -B -q -pl client-stubs/java dependency:build-classpath -Dmdep.outputFile="$PWD/$CLIENT_CP"
+fi
+WORK=$(mktemp -d)
+PORT=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+PGPORT=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+CONVENE_GRPC_PORT=$PORT CONVENE_METRICS_PORT=0 CONVENE_EMBEDDED_PORT=$PGPORT CONVENE_EMBEDDED_DATA_DIR=$WORK/pg \
+  java -jar "$JAR" > "$WORK/server.log" 2>&1 &
+SERVER=$!
+stop() {
+  kill "$SERVER" 2>/dev/null
+  for _ in $(seq 1 40); do kill -0 "$SERVER" 2>/dev/null || break; sleep 0.5; done
+  kill -KILL "$SERVER" 2>/dev/null
+  rm -rf "$WORK"
+}
+trap stop EXIT
+for _ in $(seq 1 120); do grep -q "serving gRPC" "$WORK/server.log" && break; sleep 0.5; done
+KEY=$(grep -o 'cvk_[A-Za-z0-9_]*' "$WORK/server.log" | head -1)
+[ -n "$KEY" ] || { echo "server did not start"; cat "$WORK/server.log"; exit 1; }
+echo "server: $(java -version 2>&1 | head -1), default heap settings; $(nproc) cores"
+java -Xmx2g -cp "$(cat "$CLIENT_CP"):proto/target/classes" server/bench/Streams.java "127.0.0.1:$PORT" "$KEY" \
+  "$SERVER" "$STREAMS" "$FANOUT" "$CHANGES"
+grep -E "ERROR|Exception" "$WORK/server.log" | head -5 || true
