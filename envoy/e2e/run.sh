@@ -412,11 +412,12 @@ check "without POSTGRES_PASSWORD the compose file is refused" grep -q "required 
 
 # ---------------------------------------------------------------- (g2) metrics for operators
 step "(g2) metrics: a replica's /metrics and Envoy's stats listener, as Prometheus scrapes them"
-metrics="$(curl -s -m 5 "http://127.0.0.1:$port_metrics/metrics" || true)"
+curl -s -m 5 "http://127.0.0.1:$port_metrics/metrics" > "$logs/replica-a-metrics.txt" || true
 check "replica A's /metrics counts GetSession calls by status (grpc_server_processing_duration_seconds)" \
-  grep -q 'grpc_server_processing_duration_seconds_count{.*method="GetSession".*statusCode="OK"' <<<"$metrics"
-check "replica A's /metrics has its pool, job backlog and open streams" \
-  bash -c 'grep -q "^convene_db_pool_connections{" <<<"$1" && grep -q "^convene_jobs_backlog{" <<<"$1" && grep -q "^convene_streams_open " <<<"$1"' _ "$metrics"
+  grep -q 'grpc_server_processing_duration_seconds_count{.*method="GetSession".*statusCode="OK"' "$logs/replica-a-metrics.txt"
+for metric in 'convene_db_pool_connections{' 'convene_jobs_backlog{' 'convene_streams_open ' 'jvm_threads_live_threads '; do
+  check "replica A's /metrics has ${metric%[{ ]}" grep -qF "$metric" "$logs/replica-a-metrics.txt"
+done
 stats="$(curl -s -m 5 "http://127.0.0.1:$port_stats/stats/prometheus" || true)"
 check "Envoy's stats listener serves /stats/prometheus (envoy_cluster_upstream_rq_total of the convene cluster)" \
   grep -q '^envoy_cluster_upstream_rq_total{envoy_cluster_name="convene"}' <<<"$stats"
@@ -425,7 +426,7 @@ missing="$(python3 - "$envoy_dir/monitoring/grafana/convene.json" "$tmp/envoy-st
 import json, re, sys
 names = {line.split("{")[0].split(" ")[0] for line in open(sys.argv[2]) if line.strip() and not line.startswith("#")}
 exprs = [t["expr"] for p in json.load(open(sys.argv[1]))["panels"] for t in p["targets"]]
-used = {m for e in exprs for m in re.findall(r"\b(envoy_[a-z0-9_]+)", e)}
+used = {m for e in exprs for m in re.findall(r"\b(envoy_[a-z0-9_]+)", re.sub(r"\{[^}]*\}", "", e))}
 print(" ".join(sorted(used - names)) if used else "the dashboard queries no Envoy metric")
 PY
 )"

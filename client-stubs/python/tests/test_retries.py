@@ -112,6 +112,8 @@ def test_retried_methods_are_exactly_those_the_contract_declares_idempotent():
         "convene.v1.CallService/StopRecording",
         "convene.v1.CallService/UnbanParticipant",
         "convene.v1.CredentialService/GetSigningKeys",
+        "convene.v1.EventService/WatchEvents",
+        "convene.v1.EventService/WatchSession",
         "convene.v1.GroupService/DeleteGroup",
         "convene.v1.GroupService/GetGroup",
         "convene.v1.GroupService/GetGroupUsage",
@@ -144,6 +146,12 @@ def test_retried_methods_are_exactly_those_the_contract_declares_idempotent():
         "convene.v1.UserService/GetUserOverview",
         "convene.v1.UserService/ListUsers",
         "convene.v1.UserService/UpsertUser",
+        "convene.v1.WebhookService/DeleteWebhookEndpoint",
+        "convene.v1.WebhookService/GetWebhookEndpoint",
+        "convene.v1.WebhookService/ListWebhookDeliveries",
+        "convene.v1.WebhookService/ListWebhookEndpoints",
+        "convene.v1.WebhookService/RedeliverWebhook",
+        "convene.v1.WebhookService/UpdateWebhookEndpoint",
     }
     [config] = service_config()["methodConfig"]
     # Every name names one method: none covers a whole service.

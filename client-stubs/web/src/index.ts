@@ -1,6 +1,6 @@
 /**
  * Convene for browsers: typed clients of convene.v1 (SessionService, TokenService, CallService,
- * GroupService, InvitationService, UserService, EventService)
+ * GroupService, InvitationService, UserService, EventService, WebhookService)
  * over gRPC-Web (through the Envoy edge), with the credential attached to every call, a default
  * deadline, and retries of what is safe to repeat.
  */
@@ -16,6 +16,7 @@ import { InvitationService } from "./gen/convene/v1/invitation_service_pb.js";
 import { CredentialService } from "./gen/convene/v1/credential_service_pb.js";
 import { UserService } from "./gen/convene/v1/user_service_pb.js";
 import { EventService } from "./gen/convene/v1/event_service_pb.js";
+import { WebhookService } from "./gen/convene/v1/webhook_service_pb.js";
 import type { SessionEvent } from "./gen/convene/v1/session_pb.js";
 import { BadRequestSchema, ErrorInfoSchema } from "./gen/google/rpc/error_details_pb.js";
 import { ErrorReason } from "./gen/convene/v1/errors_pb.js";
@@ -30,6 +31,7 @@ export * from "./gen/convene/v1/group_service_pb.js";
 export * from "./gen/convene/v1/invitation_service_pb.js";
 export * from "./gen/convene/v1/user_service_pb.js";
 export * from "./gen/convene/v1/event_service_pb.js";
+export * from "./gen/convene/v1/webhook_service_pb.js";
 export { CredentialSchema, type Credential } from "./gen/convene/v1/credential_service_pb.js";
 export { BadRequestSchema, ErrorInfoSchema } from "./gen/google/rpc/error_details_pb.js";
 export { ErrorReason } from "./gen/convene/v1/errors_pb.js";
@@ -50,6 +52,8 @@ export type InvitationServiceClient = Client<typeof InvitationService>;
 export type UserServiceClient = Client<typeof UserService>;
 /** A typed client of convene.v1.EventService. */
 export type EventServiceClient = Client<typeof EventService>;
+/** A typed client of convene.v1.WebhookService (a tenant's backend: API keys never belong in a browser). */
+export type WebhookServiceClient = Client<typeof WebhookService>;
 
 export interface ConveneClientOptions {
   /** Deadline of a call that sets no `timeoutMs` of its own. Default 10 000 ms. */
@@ -134,6 +138,7 @@ const CONTRACT: readonly DescService[] = [
   InvitationService,
   UserService,
   EventService,
+  WebhookService,
 ];
 
 /** After these, a method the contract declares safe to repeat is retried. */

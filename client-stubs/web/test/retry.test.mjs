@@ -160,6 +160,12 @@ test("retried methods are exactly those the contract declares idempotent", () =>
     "convene.v1.UserService/GetUserOverview",
     "convene.v1.UserService/ListUsers",
     "convene.v1.UserService/UpsertUser",
+    "convene.v1.WebhookService/DeleteWebhookEndpoint",
+    "convene.v1.WebhookService/GetWebhookEndpoint",
+    "convene.v1.WebhookService/ListWebhookDeliveries",
+    "convene.v1.WebhookService/ListWebhookEndpoints",
+    "convene.v1.WebhookService/RedeliverWebhook",
+    "convene.v1.WebhookService/UpdateWebhookEndpoint",
   ]);
   assert.equal(MAX_ATTEMPTS, 4);
 });

@@ -26,7 +26,7 @@ from grpc_status import rpc_status
 
 from convene.v1 import (call_service_pb2, credential_service_pb2, group_service_pb2, invitation_service_pb2,
                         provider_config_service_pb2, session_service_pb2, session_service_pb2_grpc, token_service_pb2,
-                        user_service_pb2, event_service_pb2)
+                        user_service_pb2, event_service_pb2, webhook_service_pb2)
 
 DEFAULT_TIMEOUT = 10.0
 """Seconds a call may take when it sets no timeout itself."""
@@ -43,7 +43,7 @@ BACKOFF_MULTIPLIER = 2.0
 # descriptor, so a new RPC is retried once it declares an idempotency_level, and not before.
 _CONTRACT = (session_service_pb2, token_service_pb2, call_service_pb2, credential_service_pb2,
              provider_config_service_pb2, group_service_pb2, invitation_service_pb2, user_service_pb2,
-             event_service_pb2)
+             event_service_pb2, webhook_service_pb2)
 _SAFE_LEVELS = (descriptor_pb2.MethodOptions.NO_SIDE_EFFECTS, descriptor_pb2.MethodOptions.IDEMPOTENT)
 _CREATE_RETRIED_ON = frozenset(
     {

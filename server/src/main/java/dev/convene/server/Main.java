@@ -30,6 +30,7 @@ import dev.convene.server.token.TokenFeature;
 import dev.convene.server.user.UserFeature;
 import dev.convene.server.call.CallFeature;
 import dev.convene.server.event.EventFeature;
+import dev.convene.server.webhook.WebhookFeature;
 import dev.convene.server.metrics.MetricsEndpoint;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.grpc.BindableService;
@@ -103,10 +104,11 @@ public final class Main implements Runnable {
 
   /** Every feature of the server: the one place a new feature is wired in. */
   /** What the features are configured with beyond the platform (see ConveneConfig). */
-  public record FeatureSettings(PresenceFeature.Settings presence, String inviteBaseUrl, EventFeature.Settings events) {
+  public record FeatureSettings(PresenceFeature.Settings presence, String inviteBaseUrl, EventFeature.Settings events,
+      WebhookFeature.Settings webhooks) {
     public static FeatureSettings defaults() {
       return new FeatureSettings(PresenceFeature.Settings.defaults(), ConveneConfig.DEFAULT_INVITE_BASE_URL,
-          EventFeature.Settings.defaults());
+          EventFeature.Settings.defaults(), WebhookFeature.Settings.defaults());
     }
   }
 
@@ -124,7 +126,7 @@ public final class Main implements Runnable {
         credentials.issuer(), settings.inviteBaseUrl());
     return List.of(new SessionFeature(platform), credentials, providers, tokens, new CallFeature(platform, providers),
         presence, groups, invitations, new UserFeature(platform, invitations),
-        new EventFeature(platform, settings.events()));
+        new EventFeature(platform, settings.events()), new WebhookFeature(platform, settings.webhooks()));
   }
 
   public static List<BindableService> services(List<Feature> features) {
@@ -257,7 +259,9 @@ public final class Main implements Runnable {
           new ProviderFactory(config.providerTimeout(), config.twilioApiBase().orElse(null)),
           new FeatureSettings(new PresenceFeature.Settings(config.reconcileInterval(), config.providerEventRetention()),
               config.inviteBaseUrl(),
-              new EventFeature.Settings(config.streamHeartbeat(), config.streamBuffer(), config.maxStreams())));
+              new EventFeature.Settings(config.streamHeartbeat(), config.streamBuffer(), config.maxStreams()),
+              new WebhookFeature.Settings(config.webhookTimeout(), config.webhookAllowedNetworks(),
+                  java.time.Duration.ofSeconds(1))));
       Admission admission = new Admission(config.poolSize(), config.requestQueue());
       ValidationInterceptor validation = validation();
       warmUp(validation, db.database.dataSource());

@@ -65,7 +65,8 @@ public final class ConveneClient {
       dev.convene.v1.TokenServiceProto.getDescriptor(), dev.convene.v1.CallServiceProto.getDescriptor(),
       dev.convene.v1.CredentialServiceProto.getDescriptor(), dev.convene.v1.ProviderConfigServiceProto.getDescriptor(),
       dev.convene.v1.GroupServiceProto.getDescriptor(), dev.convene.v1.InvitationServiceProto.getDescriptor(),
-      dev.convene.v1.UserServiceProto.getDescriptor(), dev.convene.v1.EventServiceProto.getDescriptor());
+      dev.convene.v1.UserServiceProto.getDescriptor(), dev.convene.v1.EventServiceProto.getDescriptor(),
+      dev.convene.v1.WebhookServiceProto.getDescriptor());
 
   /** Failures after which a create that carries a {@code request_id} is repeated. */
   private static final Set<Status.Code> CREATE_RETRIED_ON = EnumSet.of(

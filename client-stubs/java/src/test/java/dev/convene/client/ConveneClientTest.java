@@ -303,7 +303,13 @@ class ConveneClientTest {
             "convene.v1.UserService/GetUser",
             "convene.v1.UserService/GetUserOverview",
             "convene.v1.UserService/ListUsers",
-            "convene.v1.UserService/UpsertUser"),
+            "convene.v1.UserService/UpsertUser",
+            "convene.v1.WebhookService/DeleteWebhookEndpoint",
+            "convene.v1.WebhookService/GetWebhookEndpoint",
+            "convene.v1.WebhookService/ListWebhookDeliveries",
+            "convene.v1.WebhookService/ListWebhookEndpoints",
+            "convene.v1.WebhookService/RedeliverWebhook",
+            "convene.v1.WebhookService/UpdateWebhookEndpoint"),
         ConveneClient.retriedMethods());
 
     // Every name in the service config names one method: none covers a whole service.
@@ -312,7 +318,7 @@ class ConveneClientTest {
     assertEquals(1, methodConfig.size());
     @SuppressWarnings("unchecked")
     var names = (List<Map<String, String>>) methodConfig.get(0).get("name");
-    assertEquals(43, names.size());
+    assertEquals(49, names.size());
     assertTrue(names.stream().allMatch(n -> n.get("method") != null && !n.get("method").isEmpty()), names.toString());
     assertEquals(Map.of(
             "maxAttempts", 4.0, "initialBackoff", "0.1s", "maxBackoff", "2s", "backoffMultiplier", 2.0,

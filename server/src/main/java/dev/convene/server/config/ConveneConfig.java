@@ -61,6 +61,10 @@ import java.util.Optional;
  * @param streamBuffer         CONVENE_STREAM_BUFFER: events held for one stream whose client reads slowly before
  *                             it is ended with RESOURCE_EXHAUSTED (default 1000)
  * @param maxStreams           CONVENE_MAX_STREAMS: open watch streams one replica serves (default 20000)
+ * @param webhookTimeout       CONVENE_WEBHOOK_TIMEOUT: how long one webhook attempt may take, connect and answer
+ *                             (default PT10S)
+ * @param webhookAllowedNetworks CONVENE_WEBHOOK_ALLOWED_NETWORKS: comma-separated CIDRs of private, loopback or
+ *                             link-local networks webhooks may go to anyway (default none: such addresses are refused)
  * @param metricsPort          CONVENE_METRICS_PORT: port of the Prometheus endpoint {@code /metrics} (default 9464;
  *                             0 turns it off)
  */
@@ -93,6 +97,8 @@ public record ConveneConfig(
     Duration streamHeartbeat,
     int streamBuffer,
     int maxStreams,
+    Duration webhookTimeout,
+    java.util.List<String> webhookAllowedNetworks,
     int metricsPort) {
   public static final String DEFAULT_INVITE_BASE_URL = "http://localhost:8000/?edge=http://localhost:8080";
 
@@ -135,6 +141,8 @@ public record ConveneConfig(
         r.duration("CONVENE_STREAM_HEARTBEAT", Duration.ofSeconds(15)),
         r.integer("CONVENE_STREAM_BUFFER", 1000, 10, 1_000_000),
         r.integer("CONVENE_MAX_STREAMS", 20_000, 1, 1_000_000),
+        r.duration("CONVENE_WEBHOOK_TIMEOUT", Duration.ofSeconds(10)),
+        networks(r.string("CONVENE_WEBHOOK_ALLOWED_NETWORKS", "")),
         r.integer("CONVENE_METRICS_PORT", 9464, 0, 65535));
   }
 
@@ -151,6 +159,18 @@ public record ConveneConfig(
       throw new IllegalArgumentException(name + " must be an http:// or https:// URL without a fragment");
     }
     return value;
+  }
+
+  private static java.util.List<String> networks(String value) {
+    java.util.List<String> cidrs = java.util.Arrays.stream(value.split(",")).map(String::trim).filter(s -> !s.isEmpty())
+        .toList();
+    for (String cidr : cidrs) {
+      if (!cidr.matches("^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$")) {
+        throw new IllegalArgumentException("CONVENE_WEBHOOK_ALLOWED_NETWORKS must be comma-separated CIDRs, got '"
+            + cidr + "'");
+      }
+    }
+    return cidrs;
   }
 
   private static Duration atLeast(String name, Duration value, Duration min) {

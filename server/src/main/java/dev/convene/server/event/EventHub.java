@@ -15,7 +15,6 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.jdbi.v3.core.Jdbi;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -48,7 +47,6 @@ final class EventHub implements EventSignal.Listener, AutoCloseable {
     }
   }
 
-  private final Jdbi jdbi;
   private final EventLog events;
   private final java.time.Clock clock;
   private final EventFeature.Settings settings;
@@ -59,8 +57,7 @@ final class EventHub implements EventSignal.Listener, AutoCloseable {
   private final ExecutorService senders = Executors.newFixedThreadPool(4, named("convene-stream"));
   private volatile boolean stopping;
 
-  EventHub(Jdbi jdbi, EventLog events, java.time.Clock clock, EventFeature.Settings settings) {
-    this.jdbi = jdbi;
+  EventHub(EventLog events, java.time.Clock clock, EventFeature.Settings settings) {
     this.events = events;
     this.clock = clock;
     this.settings = settings;
@@ -152,8 +149,7 @@ final class EventHub implements EventSignal.Listener, AutoCloseable {
    * tenant's cursor starts here; the streams themselves read what lies before it.
    */
   long readableHead() {
-    return jdbi.withHandle(h -> h.createQuery("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint * 65536 - 1")
-        .mapTo(Long.class).one());
+    return events.readableHead();
   }
 
   @Override

@@ -85,6 +85,13 @@ public final class EventLog {
         .bind("limit", limit).map(ROW).list());
   }
 
+  /** The tenant's event at {@code position}. */
+  public java.util.Optional<EventRow> at(String tenantId, long position) {
+    return jdbi.withHandle(h -> h.createQuery("SELECT " + COLUMNS
+            + " FROM events WHERE tenant_id = :tenantId AND position = :position")
+        .bind("tenantId", tenantId).bind("position", position).map(ROW).findOne());
+  }
+
   /**
    * The tenant's events after {@code afterPosition} in position order, up to the oldest
    * transaction still running: what a follower reads next, never skipping one that commits late.
@@ -98,6 +105,15 @@ public final class EventLog {
             LIMIT :limit
             """)
         .bind("tenantId", tenantId).bind("after", afterPosition).bind("limit", limit).map(ROW).list());
+  }
+
+  /**
+   * The highest position no transaction can still add below: the log up to here is final, and what
+   * commits later lies above it. A follower that starts "from now" starts here.
+   */
+  public long readableHead() {
+    return jdbi.withHandle(h -> h.createQuery("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint * 65536 - 1")
+        .mapTo(Long.class).one());
   }
 
   private static EventRow row(ResultSet rs, StatementContext ctx) throws SQLException {

@@ -14,7 +14,9 @@ public enum IdKind {
   ACCESS_CODE("acc"),
   INVITATION("inv"),
   GROUP("grp"),
-  JOIN_TOKEN("tok");
+  JOIN_TOKEN("tok"),
+  WEBHOOK_ENDPOINT("whe"),
+  WEBHOOK_MESSAGE("msg");
 
   private final String prefix;
 

@@ -53,7 +53,7 @@ class WatchTest {
   static Main.FeatureSettings settings(Duration heartbeat, int buffer, int maxStreams) {
     Main.FeatureSettings d = Main.FeatureSettings.defaults();
     return new Main.FeatureSettings(PresenceFeature.Settings.defaults(), d.inviteBaseUrl(),
-        new EventFeature.Settings(heartbeat, buffer, maxStreams));
+        new EventFeature.Settings(heartbeat, buffer, maxStreams), d.webhooks());
   }
 
   @BeforeEach

@@ -122,6 +122,11 @@ public final class TestServer implements AutoCloseable {
     return database.jdbi();
   }
 
+  /** This server's feature of type {@code type}. */
+  public <F extends Feature> F feature(Class<F> type) {
+    return features.stream().filter(type::isInstance).map(type::cast).findFirst().orElseThrow();
+  }
+
   /** A job runner over this server's features, as another replica would run one. */
   public JobRunner jobs() {
     return Main.jobs(platform, features);

@@ -1,0 +1,92 @@
+package dev.convene.server.webhook;
+
+import dev.convene.server.platform.Feature;
+import dev.convene.server.platform.JobHandler;
+import dev.convene.server.platform.Platform;
+import io.grpc.BindableService;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Outbound webhooks: the endpoints (WebhookService) and their deliveries, sent by the job runner
+ * ({@link WebhookDeliveries}). Every {@code sweep} each replica schedules the delivery job of every
+ * enabled endpoint whose cursor is behind its tenant's log (one statement; a job already scheduled
+ * is left as it is), so events reach endpoints within a sweep and a job-runner round.
+ */
+public final class WebhookFeature implements Feature {
+  private static final Logger log = LoggerFactory.getLogger(WebhookFeature.class);
+
+  /** CONVENE_WEBHOOK_TIMEOUT, CONVENE_WEBHOOK_ALLOWED_NETWORKS, and how often replicas look for new events. */
+  public record Settings(Duration timeout, List<String> allowedNetworks, Duration sweep) {
+    public static Settings defaults() {
+      return new Settings(Duration.ofSeconds(10), List.of(), Duration.ofSeconds(1));
+    }
+  }
+
+  private final Platform platform;
+  private final Settings settings;
+  private final WebhookService service;
+  private final WebhookDeliveries deliveries;
+  private ScheduledExecutorService sweeper;
+
+  public WebhookFeature(Platform platform, Settings settings) {
+    this.platform = platform;
+    this.settings = settings;
+    Destinations destinations = new Destinations(settings.allowedNetworks());
+    WebhookSecrets secrets = new WebhookSecrets(platform.secrets());
+    this.service = new WebhookService(platform, destinations, secrets);
+    this.deliveries = new WebhookDeliveries(platform, destinations, secrets, settings.timeout());
+  }
+
+  @Override
+  public List<BindableService> services() {
+    return List.of(service);
+  }
+
+  @Override
+  public List<JobHandler> jobs() {
+    return List.of(deliveries);
+  }
+
+  @Override
+  public synchronized void start() {
+    sweeper = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "convene-webhook-sweep");
+      t.setDaemon(true);
+      return t;
+    });
+    long ms = settings.sweep().toMillis();
+    sweeper.scheduleWithFixedDelay(this::sweepQuietly, ms, ms, TimeUnit.MILLISECONDS);
+  }
+
+  private void sweepQuietly() {
+    try {
+      sweep();
+    } catch (RuntimeException e) {
+      log.warn("Could not look for events to deliver to webhooks: {}", e.getClass().getSimpleName());
+    }
+  }
+
+  /** Schedules the delivery job of each enabled endpoint that is behind its tenant's log; returns how many. */
+  public int sweep() {
+    return platform.jdbi().withHandle(h -> h.createUpdate("""
+            INSERT INTO jobs (tenant_id, kind, subject_id, due_time)
+            SELECT e.tenant_id, :kind, e.id, :now FROM webhook_endpoints e
+             WHERE e.enabled AND EXISTS (SELECT 1 FROM events x
+                                          WHERE x.tenant_id = e.tenant_id AND x.position > e.cursor_position)
+            ON CONFLICT (tenant_id, kind, subject_id) DO NOTHING
+            """).bind("kind", WebhookDeliveries.KIND).bind("now", platform.clock().instant()).execute());
+  }
+
+  @Override
+  public synchronized void stop() {
+    if (sweeper != null) {
+      sweeper.shutdownNow();
+    }
+  }
+}

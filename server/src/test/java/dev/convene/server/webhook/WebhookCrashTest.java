@@ -1,0 +1,89 @@
+package dev.convene.server.webhook;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.convene.server.testing.TestPostgres;
+import dev.convene.server.testing.TestServer;
+import dev.convene.server.testing.Visits;
+import dev.convene.v1.CreateWebhookEndpointRequest;
+import dev.convene.v1.SessionServiceGrpc;
+import dev.convene.v1.WebhookServiceGrpc;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A Convene server (its own JVM) is SIGKILLed while its webhook request is in flight; a second
+ * server started afterwards sends the same delivery again with the same webhook-id, which the
+ * receiver accepts: at least once, and a receiver that dedupes on webhook-id sees it once.
+ */
+class WebhookCrashTest {
+  Process convene(TestPostgres.Fresh db, Path logs, String name) throws Exception {
+    ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-cp", System.getProperty("java.class.path"), "dev.convene.server.Main");
+    pb.environment().putAll(Map.of(
+        "CONVENE_DATABASE_URL", db.url(),
+        "CONVENE_MASTER_KEY", TestServer.MASTER_KEY,
+        "CONVENE_GRPC_PORT", "0",
+        "CONVENE_METRICS_PORT", "0",
+        "CONVENE_JOB_INTERVAL", "PT0.2S",
+        "CONVENE_PROVIDER_TIMEOUT", "PT1S",
+        "CONVENE_JOB_LEASE", "PT3S",
+        "CONVENE_WEBHOOK_TIMEOUT", "PT1S",
+        "CONVENE_WEBHOOK_ALLOWED_NETWORKS", "127.0.0.0/8",
+        "CONVENE_DRAIN_DELAY", "PT0S"));
+    return pb.redirectErrorStream(true).redirectOutput(logs.resolve(name + ".log").toFile()).start();
+  }
+
+  @Test
+  void aServerKilledMidDelivery_theNextOneRedeliversWithTheSameWebhookId() throws Exception {
+    Path logs = Path.of("target", "webhook-crash-logs");
+    Files.createDirectories(logs);
+    TestPostgres.Fresh db = TestPostgres.fresh(8);
+    try (TestServer server = new TestServer(db.database(), WebhookTest.loopback());
+        WebhookReceiver receiver = new WebhookReceiver()) {
+      server.clock.set(Instant.now()); // the servers started below run on the real clock
+      var key = TestServer.bearer(server.tenantA.key());
+      receiver.answer = n -> n == 0 ? -1 : 200; // the first request never gets its answer
+      WebhookServiceGrpc.newBlockingStub(server.channel).withCallCredentials(key).createWebhookEndpoint(
+          CreateWebhookEndpointRequest.newBuilder().setUrl(receiver.url()).addEventTypes("session.SESSION_CREATED").build());
+      Visits.create(SessionServiceGrpc.newBlockingStub(server.channel).withCallCredentials(key),
+          Instant.now().plus(Duration.ofDays(1)));
+
+      Process first = convene(db, logs, "first");
+      try {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (receiver.hits.isEmpty() && System.nanoTime() < deadline) {
+          Thread.sleep(50);
+        }
+        assertEquals(1, receiver.hits.size(), "the first server sent it; see " + logs.resolve("first.log"));
+        first.destroyForcibly().waitFor(10, TimeUnit.SECONDS); // SIGKILL, mid-request
+      } finally {
+        first.destroyForcibly();
+      }
+
+      Process second = convene(db, logs, "second");
+      try {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (receiver.accepted().isEmpty() && System.nanoTime() < deadline) {
+          Thread.sleep(100);
+        }
+      } finally {
+        second.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+      }
+      List<WebhookReceiver.Hit> hits = receiver.hits;
+      assertEquals(1, receiver.accepted().size(), "accepted once; see " + logs.resolve("second.log"));
+      assertEquals(hits.get(0).id(), receiver.accepted().get(0).id(), "the same webhook-id");
+      assertEquals(hits.get(0).body(), receiver.accepted().get(0).body(), "the same event");
+      String status = server.jdbi().withHandle(h -> h.createQuery("SELECT status || ' ' || attempts FROM webhook_deliveries")
+          .mapTo(String.class).one());
+      assertTrue(status.equals("DELIVERED 2"), status);
+    }
+  }
+}
