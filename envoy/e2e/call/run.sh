@@ -128,7 +128,10 @@ step "Convene replicas A (embedded PostgreSQL) and B, tenant"
 export REDACT_ENV=CONVENE_MASTER_KEY,E2E_TWILIO_API_KEY_SECRET,E2E_TWILIO_AUTH_TOKEN
 CONVENE_MASTER_KEY="$(java -jar "$jar" master-key)"
 export CONVENE_MASTER_KEY
+# Watch streams heartbeat every 2 s, well inside Envoy's 6 s stream idle timeout below: step 1b
+# checks that the page's stream lives through quiet spells without being resumed.
 export CONVENE_JOB_INTERVAL=PT1S CONVENE_RECONCILE_INTERVAL="PT${reconcile_s}S" CONVENE_DRAIN_DELAY=PT0S \
+  CONVENE_STREAM_HEARTBEAT=PT2S \
   CONVENE_TRUST_FORWARDED_FOR=true CONVENE_PUBLIC_BASE_URL="http://127.0.0.1:$port_edge" \
   CONVENE_TWILIO_API_BASE="http://localhost:$port_twilio" \
   CONVENE_INVITE_BASE_URL="http://127.0.0.1:$port_page/?edge=http://127.0.0.1:$port_edge"
@@ -160,7 +163,7 @@ step "Envoy in front of both"
 CONVENE_EDGE_UPSTREAMS="127.0.0.1:$port_a,127.0.0.1:$port_b" CONVENE_EDGE_LISTEN_ADDRESS=127.0.0.1 \
 CONVENE_EDGE_LISTEN_PORT="$port_edge" CONVENE_EDGE_ADMIN_PORT="$port_admin" CONVENE_EDGE_STATS_PORT=0 \
 CONVENE_EDGE_ALLOWED_ORIGINS="http://127.0.0.1:$port_page" CONVENE_EDGE_DESCRIPTOR="$out/convene-edge.pb" \
-CONVENE_EDGE_HEALTH_INTERVAL=1s \
+CONVENE_EDGE_HEALTH_INTERVAL=1s CONVENE_EDGE_STREAM_IDLE_TIMEOUT=6s \
   python3 "$envoy_dir/render.py" --check-files -o "$out/envoy.yaml" || die "render.py failed"
 envoy -c "$out/envoy.yaml" --use-dynamic-base-id --log-level warn >"$logs/envoy.log" 2>&1 &
 pids+=("$!")

@@ -340,6 +340,11 @@ async def run(lk, cv: Convene, browser: Browser, host: HostWithVideo) -> None:
                                                      EV.Value("SESSION_EVENT_TYPE_PARTICIPANT_LEFT"))]
     check("what the page listed is exactly ListSessionEvents' joins and leaves, same sequences, same order",
           shown == logged[:len(shown)] and len(shown) >= 4, f"page {shown} log {logged}")
+    await asyncio.sleep(10)
+    look = (await browser.do("look", tab="pat"))["look"]
+    check("after 10 s with nothing to show, the stream is still the first one: heartbeats (2 s) kept it inside "
+          "Envoy's 6 s idle timeout, and the page never had to resume", look.get("activityResumes") == 0,
+          f"resumes {look.get('activityResumes')}")
     r = await browser.do("screenshot", tab="pat", path=str(SHOTS / "activity.png"))
     check("screenshot activity.png", r.get("ok") and (SHOTS / "activity.png").stat().st_size > 0)
 

@@ -196,7 +196,11 @@ async function followActivity(sessionId: string, credential: string): Promise<vo
   }
   const events = createServiceClient(EventService, edge, credential);
   try {
-    for await (const event of followSession(events, sessionId)) {
+    // Resumes are counted (data-resumes): heartbeats should keep the stream open through proxies.
+    const onResume = () => {
+      activitySection.dataset.resumes = String(Number(activitySection.dataset.resumes ?? "0") + 1);
+    };
+    for await (const event of followSession(events, sessionId, { onResume })) {
       const line = describe(event, names);
       if (!line) {
         continue;

@@ -80,6 +80,7 @@ async function look(page) {
         text: li.textContent,
       })),
       activityLive: document.getElementById("activity")?.getAttribute("aria-live") ?? "",
+      activityResumes: Number(document.getElementById("activity-section")?.dataset.resumes ?? "0"),
       groups: [...document.querySelectorAll("#group-list li")].map((li) => ({
         id: li.dataset.group,
         name: li.querySelector("span")?.textContent ?? "",

@@ -33,6 +33,8 @@ public final class WebhookFeature implements Feature {
   private final WebhookService service;
   private final WebhookDeliveries deliveries;
   private ScheduledExecutorService sweeper;
+  /** Deliveries waiting across tenants, as the last sweep counted them. */
+  private volatile long pending;
 
   public WebhookFeature(Platform platform, Settings settings) {
     this.platform = platform;
@@ -41,6 +43,8 @@ public final class WebhookFeature implements Feature {
     WebhookSecrets secrets = new WebhookSecrets(platform.secrets());
     this.service = new WebhookService(platform, destinations, secrets);
     this.deliveries = new WebhookDeliveries(platform, destinations, secrets, settings.timeout());
+    io.micrometer.core.instrument.Gauge.builder("convene.webhooks.pending", this, f -> f.pending)
+        .description("Webhook deliveries waiting to be sent, across tenants").register(platform.metrics());
   }
 
   @Override
@@ -67,6 +71,8 @@ public final class WebhookFeature implements Feature {
   private void sweepQuietly() {
     try {
       sweep();
+      pending = platform.jdbi().withHandle(h -> h.createQuery(
+          "SELECT count(*) FROM webhook_deliveries WHERE status = 'PENDING'").mapTo(Long.class).one());
     } catch (RuntimeException e) {
       log.warn("Could not look for events to deliver to webhooks: {}", e.getClass().getSimpleName());
     }

@@ -70,18 +70,8 @@ class SmsCrashTest {
 
   /** A Convene server in its own JVM on this database, sending through the fake Twilio. */
   Process convene(String name) throws Exception {
-    ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-cp", System.getProperty("java.class.path"), "dev.convene.server.Main");
-    pb.environment().putAll(Map.of(
-        "CONVENE_DATABASE_URL", db.url(),
-        "CONVENE_MASTER_KEY", TestServer.MASTER_KEY,
-        "CONVENE_GRPC_PORT", "0",
-        "CONVENE_JOB_INTERVAL", "PT0.2S",
-        "CONVENE_PROVIDER_TIMEOUT", "PT1S",
-        "CONVENE_JOB_LEASE", "PT3S",
-        "CONVENE_DRAIN_DELAY", "PT0S",
-        "CONVENE_TWILIO_API_BASE", twilio.url()));
-    return pb.redirectErrorStream(true).redirectOutput(logs.resolve(name + ".log").toFile()).start();
+    return dev.convene.server.testing.ServerProcess.start(db.url(), logs.resolve(name + ".log"),
+        Map.of("CONVENE_TWILIO_API_BASE", twilio.url()));
   }
 
   String delivery(String id) {

@@ -25,20 +25,8 @@ import org.junit.jupiter.api.Test;
  */
 class WebhookCrashTest {
   Process convene(TestPostgres.Fresh db, Path logs, String name) throws Exception {
-    ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-cp", System.getProperty("java.class.path"), "dev.convene.server.Main");
-    pb.environment().putAll(Map.of(
-        "CONVENE_DATABASE_URL", db.url(),
-        "CONVENE_MASTER_KEY", TestServer.MASTER_KEY,
-        "CONVENE_GRPC_PORT", "0",
-        "CONVENE_METRICS_PORT", "0",
-        "CONVENE_JOB_INTERVAL", "PT0.2S",
-        "CONVENE_PROVIDER_TIMEOUT", "PT1S",
-        "CONVENE_JOB_LEASE", "PT3S",
-        "CONVENE_WEBHOOK_TIMEOUT", "PT1S",
-        "CONVENE_WEBHOOK_ALLOWED_NETWORKS", "127.0.0.0/8",
-        "CONVENE_DRAIN_DELAY", "PT0S"));
-    return pb.redirectErrorStream(true).redirectOutput(logs.resolve(name + ".log").toFile()).start();
+    return dev.convene.server.testing.ServerProcess.start(db.url(), logs.resolve(name + ".log"),
+        Map.of("CONVENE_WEBHOOK_TIMEOUT", "PT1S", "CONVENE_WEBHOOK_ALLOWED_NETWORKS", "127.0.0.0/8"));
   }
 
   @Test
