@@ -70,10 +70,21 @@ public final class Streams {
     AtomicLong changeSent = new AtomicLong();
     ConcurrentLinkedQueue<Long> delays = new ConcurrentLinkedQueue<>();
     AtomicInteger failed = new AtomicInteger();
+    java.util.Map<String, AtomicInteger> failures = new java.util.concurrent.ConcurrentHashMap<>();
     CountDownLatch replayed = new CountDownLatch(streams);
     AtomicInteger[] seenOfChange = {new AtomicInteger()};
     long openStart = System.nanoTime();
+    // Opened in steps of 500 (each step's replays done before the next), as clients arriving over
+    // a few seconds would: 10,000 opened in the same instant would be shed by admission control
+    // (RESOURCE_EXHAUSTED SERVER_OVERLOADED beyond threads + CONVENE_REQUEST_QUEUE waiting calls).
     for (int i = 0; i < streams; i++) {
+      if (i > 0 && i % 500 == 0) {
+        long openedSoFar = i;
+        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (streams - replayed.getCount() < openedSoFar && System.nanoTime() < until) {
+          Thread.sleep(5);
+        }
+      }
       String session = i < fanout ? busy : ids.get(1 + i % 99);
       boolean watchBusy = i < fanout;
       var stub = EventServiceGrpc.newStub(channels.get(i % channels.size()))
@@ -97,6 +108,8 @@ public final class Streams {
         @Override
         public void onError(Throwable t) {
           failed.incrementAndGet();
+          failures.computeIfAbsent(io.grpc.Status.fromThrowable(t).getCode().name(), k -> new AtomicInteger())
+              .incrementAndGet();
           replayed.countDown();
         }
 
@@ -113,7 +126,7 @@ public final class Streams {
     Thread.sleep(2000);
     System.gc();
     String after = server(pid);
-    System.out.printf("streams %d opened in %.1f s, failed %d%n", streams, openSeconds, failed.get());
+    System.out.printf("streams %d opened in %.1f s, failed %d %s%n", streams, openSeconds, failed.get(), failures);
     System.out.println("server before: " + before);
     System.out.println("server after:  " + after);
 

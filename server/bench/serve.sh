@@ -15,8 +15,8 @@ bench_serve() {
 }
 
 bench_stop() {
-  kill "$SERVER" 2>/dev/null
+  kill "$SERVER" 2>/dev/null || true
   for _ in $(seq 1 40); do kill -0 "$SERVER" 2>/dev/null || break; sleep 0.5; done
-  kill -KILL "$SERVER" 2>/dev/null
+  kill -KILL "$SERVER" 2>/dev/null || true
   rm -rf "$WORK"
 }

@@ -191,6 +191,8 @@ async function waitForState(page, states, seconds) {
   }));
 }
 
+// The calls that decide the join; the page also reads the roster and follows the session live.
+const tokenCalls = (seen) => seen.calls.filter((c) => c.startsWith("convene.v1.TokenService/"));
 const chunk = (seen, name) => seen.paths.some((p) => new RegExp(`/${name}-[A-Z0-9]+\\.js$`).test(p));
 const report = (name, seen) =>
   console.log(
@@ -206,7 +208,8 @@ test("Twilio token: loads twilio-video (not LiveKit), tries to connect, says it 
     const look = await waitForState(page, ["error", "connected", "left"], 60);
     await page.screenshot({ path: join(out, "twilio-unreachable.png"), fullPage: true });
     report("twilio", seen);
-    assert.deepEqual(seen.calls, ["convene.v1.TokenService/RedeemAccessCode"]);
+    assert.deepEqual(tokenCalls(seen), ["convene.v1.TokenService/RedeemAccessCode"]);
+    assert.ok(seen.calls.includes("convene.v1.EventService/WatchSession"), `it follows the session (${seen.calls})`);
     assert.ok(chunk(seen, "twilio"), "the Twilio chunk was requested");
     assert.ok(!chunk(seen, "livekit"), "the LiveKit chunk was not requested");
     assert.ok(!chunk(seen, "jitsi"), "the Jitsi chunk was not requested");
@@ -322,7 +325,7 @@ test("a wrong code, then the right one typed with the keyboard: on to the Twilio
     await waitForState(page, ["connecting", "error"], 20);
     const look = await waitForState(page, ["error"], 60);
     report("keyboard retry", seen);
-    assert.deepEqual(seen.calls, ["convene.v1.TokenService/RedeemAccessCode", "convene.v1.TokenService/RedeemAccessCode"]);
+    assert.deepEqual(tokenCalls(seen), ["convene.v1.TokenService/RedeemAccessCode", "convene.v1.TokenService/RedeemAccessCode"]);
     assert.equal(look.failure, "unreachable");
     assert.ok(chunk(seen, "twilio"));
   } finally {
