@@ -15,7 +15,7 @@ import java.util.function.Function;
 /** A local webhook receiver: records every request, answers what {@link #answer} says (or stalls). */
 final class WebhookReceiver implements AutoCloseable {
   /** One request as it arrived, and what it was answered. */
-  record Hit(String id, String timestamp, String signature, String body, int answered) {
+  record Hit(String id, String timestamp, String signature, String body, int answered, String method) {
     Map<String, List<String>> headers() {
       return Map.of("webhook-id", List.of(id), "webhook-timestamp", List.of(timestamp),
           "webhook-signature", List.of(signature));
@@ -39,11 +39,14 @@ final class WebhookReceiver implements AutoCloseable {
           status = answer.apply(hits.size());
           var h = exchange.getRequestHeaders();
           hits.add(new Hit(h.getFirst("webhook-id"), h.getFirst("webhook-timestamp"), h.getFirst("webhook-signature"),
-              body, status));
+              body, status, exchange.getRequestMethod()));
         }
         if (status < 0) {
           release.await(); // stalls until the test ends
           return;
+        }
+        if (status >= 300 && status < 400) {
+          exchange.getResponseHeaders().set("Location", url()); // a client that followed it would come back here
         }
         byte[] out = "ok".getBytes(StandardCharsets.UTF_8);
         exchange.sendResponseHeaders(status, out.length);

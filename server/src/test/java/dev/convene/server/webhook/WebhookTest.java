@@ -263,6 +263,31 @@ class WebhookTest {
   }
 
   @Test
+  void anEndpointThatKeepsFailing_givesUpOnEachDeliveryAfter3Days_andIsDisabledAfter5() {
+    receiver.answer = n -> n % 2 == 0 ? 500 : 302; // a redirect is a failure, never followed
+    String endpointId = create(receiver.url(), "session.SESSION_CREATED").getEndpoint().getId();
+    // A new visit every 6 hours, each failing: the queue keeps failing for 6 days.
+    for (int round = 0; round < 24; round++) {
+      Visits.create(sessions, server.clock.instant().plus(Duration.ofDays(30)));
+      deliver(server.jobs(), 1, Duration.ofHours(6));
+    }
+    WebhookEndpoint e = webhooks.getWebhookEndpoint(GetWebhookEndpointRequest.newBuilder().setEndpointId(endpointId)
+        .build()).getEndpoint();
+    assertFalse(e.getEnabled());
+    assertEquals("FAILING", e.getDisabledReason());
+    assertTrue(e.hasFailingSinceTime());
+    var failed = webhooks.listWebhookDeliveries(ListWebhookDeliveriesRequest.newBuilder().setEndpointId(endpointId)
+        .setStatus(WebhookDeliveryStatus.WEBHOOK_DELIVERY_STATUS_FAILED).build()).getDeliveriesList();
+    assertTrue(!failed.isEmpty() && failed.stream().allMatch(d -> d.getLastStatusCode() == 500
+        || d.getLastStatusCode() == 302 && d.getLastError().equals("redirect")), failed.toString());
+    assertTrue(receiver.hits.stream().allMatch(h -> h.method().equals("POST") && h.id() != null),
+        "only deliveries, no redirect followed");
+    List<String> types = server.jdbi().withHandle(h -> h.createQuery("SELECT type FROM events WHERE aggregate_id = :id"
+        + " ORDER BY aggregate_seq").bind("id", endpointId).mapTo(String.class).list());
+    assertEquals(List.of("WEBHOOK_ENDPOINT_CREATED", "WEBHOOK_ENDPOINT_DISABLED"), types);
+  }
+
+  @Test
   void afterARotation_bothSecretsVerifyUntilTheGraceEnds() throws Exception {
     CreateWebhookEndpointResponse made = create(receiver.url(), "session.SESSION_CREATED");
     String fresh = webhooks.rotateWebhookSecret(RotateWebhookSecretRequest.newBuilder()
