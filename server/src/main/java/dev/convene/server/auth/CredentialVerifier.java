@@ -109,11 +109,12 @@ public final class CredentialVerifier {
     }
     String kind = claims.get(KIND_CLAIM, String.class);
     if (USER_KIND.equals(kind)) {
-      return Principal.user(tenantId, claims.getId(), userId);
+      return Principal.user(tenantId, claims.getId(), userId).expiringAt(claims.getExpiration().toInstant());
     }
     String sessionId = claims.get(SESSION_CLAIM, String.class);
     if (GUEST_KIND.equals(kind) && sessionId != null) {
-      return Principal.guest(tenantId, claims.getId(), userId, sessionId);
+      return Principal.guest(tenantId, claims.getId(), userId, sessionId)
+          .expiringAt(claims.getExpiration().toInstant());
     }
     throw invalid();
   }

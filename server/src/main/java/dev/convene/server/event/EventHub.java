@@ -229,10 +229,11 @@ final class EventHub implements EventSignal.Listener, AutoCloseable {
 
   private void tick() {
     long idle = settings.heartbeat().toNanos() * 9 / 10;
+    java.time.Instant now = clock.instant();
     for (Tail t : tails.values()) {
       signal(t, 0);
       for (Watcher<?> w : t.watchers) {
-        w.tick(idle);
+        w.tick(idle, now);
       }
     }
   }

@@ -44,6 +44,7 @@ final class EventService extends EventServiceGrpc.EventServiceImplBase {
     if (Rosters.terminal(session)) {
       w.endAtEnd();
     }
+    w.expiresAt(caller.expireTime());
     hub.open(w);
   }
 

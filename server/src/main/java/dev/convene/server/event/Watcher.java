@@ -45,6 +45,9 @@ abstract class Watcher<R> {
   private boolean heartbeatDue;
   private ConveneException endWith;
 
+  /** When the caller's credential expires (null: an API key, which does not). */
+  private volatile Instant expireTime;
+
   private final AtomicInteger wip = new AtomicInteger();
   private volatile boolean closed;
   private volatile long lastSendNanos = System.nanoTime();
@@ -81,6 +84,11 @@ abstract class Watcher<R> {
 
   abstract R heartbeat(Instant now, long cursor);
 
+  /** Ends the stream with UNAUTHENTICATED (CREDENTIAL_EXPIRED) once {@code expire} has passed. */
+  void expiresAt(Instant expire) {
+    this.expireTime = expire;
+  }
+
   /** Ends the stream once the log is read to its end (a session already terminal). */
   void endAtEnd() {
     this.endAtEnd = true;
@@ -111,8 +119,17 @@ abstract class Watcher<R> {
     schedule();
   }
 
-  /** Sends a heartbeat if nothing was sent for {@code idleNanos}. */
-  void tick(long idleNanos) {
+  /**
+   * Sends a heartbeat if nothing was sent for {@code idleNanos}; ends the stream if its caller's
+   * credential expired by {@code now}: a stream may not outlive what authenticated it.
+   */
+  void tick(long idleNanos, Instant now) {
+    Instant expire = expireTime;
+    if (!closed && expire != null && !now.isBefore(expire)) {
+      end(ConveneException.unauthenticated(ErrorReason.CREDENTIAL_EXPIRED,
+          "the credential expired; watch again with a new one from the last position received"));
+      return;
+    }
     if (!closed && System.nanoTime() - lastSendNanos >= idleNanos) {
       synchronized (this) {
         heartbeatDue = true;

@@ -248,6 +248,18 @@ class WatchTest {
     assertEquals(Status.Code.PERMISSION_DENIED, userOnEvents.getCode(), "the tenant-wide stream is the backend's");
   }
 
+  @Test
+  void aUsersStream_endsWhenItsCredentialExpires() throws Exception {
+    Session s = visit();
+    String credential = new CredentialFeature(server.platform).issuer().user(server.tenantA.tenantId(), "pat",
+        Duration.ofMinutes(10)).getCredential();
+    Stream<WatchSessionResponse> stream = watch(credential, s.getId(), 0);
+    nextEvent(stream);
+    server.clock.advance(Duration.ofMinutes(11));
+    assertEquals(Status.Code.UNAUTHENTICATED, stream.awaitEnd().getCode());
+    assertEquals("CREDENTIAL_EXPIRED", stream.reason());
+  }
+
   Stream<WatchEventsResponse> watchEvents(String credential, WatchEventsRequest req) {
     Stream<WatchEventsResponse> s = new Stream<>(false);
     events(credential).watchEvents(req, cast(s));
