@@ -24,13 +24,8 @@ GHZ=$(command -v ghz || echo "$GOBIN/ghz")
 command -v grpcurl >/dev/null || [ -x "$GOBIN/grpcurl" ] || go install github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.3
 GRPCURL=$(command -v grpcurl || echo "$GOBIN/grpcurl")
 command -v pgbench >/dev/null || { echo "pgbench missing: apt-get install postgresql-client"; exit 1; }
-JAR=${JAR:-server/target/convene-server.jar}
-[ -f "$JAR" ] || mvn -B -q -DskipTests package
-CLIENT_CP=client-stubs/java/target/bench.classpath
-if [ ! -f "$CLIENT_CP" ]; then
-  mvn -B -q -pl client-stubs/java -am install -DskipTests
-  mvn -B -q -pl client-stubs/java dependency:build-classpath -Dmdep.outputFile="$PWD/$CLIENT_CP"
-fi
+source server/bench/serve.sh
+bench_build
 
 WORK=$(mktemp -d)
 # JFR records from the server's start when asked: starting a recording in a warm JVM makes it
@@ -45,7 +40,6 @@ if [ -n "${BENCH_JFR_DIR:-}" ]; then
     "$JAVA_HOME_DIR/lib/jfr/profile.jfc" > "$WORK/bench.jfc"
   BENCH_JAVA_OPTS=("-XX:StartFlightRecording=name=bench,settings=$WORK/bench.jfc")
 fi
-source server/bench/serve.sh
 bench_serve
 PSQL=(psql -h 127.0.0.1 -p "$PGPORT" -U postgres -X -q -t -A)
 echo "PostgreSQL: fsync=$("${PSQL[@]}" -c 'SHOW fsync') synchronous_commit=$("${PSQL[@]}" -c 'SHOW synchronous_commit')"

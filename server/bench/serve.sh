@@ -1,6 +1,17 @@
-# Sourced by the benchmarks: starts the built server ($JAR) on a fresh embedded PostgreSQL in its
+# Sourced by the benchmarks. bench_build: the server jar ($JAR) and the Java client's class path
+# ($CLIENT_CP), built if missing. bench_serve: starts the built server ($JAR) on a fresh embedded PostgreSQL in its
 # durable serving mode, loopback only, with the Java options in BENCH_JAVA_OPTS (an array, may be
 # empty), and stops it on exit. Sets PORT, PGPORT, WORK, SERVER (its pid) and KEY (the dev tenant's key).
+bench_build() {
+  JAR=${JAR:-server/target/convene-server.jar}
+  [ -f "$JAR" ] || mvn -B -q -DskipTests package
+  CLIENT_CP=client-stubs/java/target/bench.classpath
+  if [ ! -f "$CLIENT_CP" ]; then
+    mvn -B -q -pl client-stubs/java -am install -DskipTests
+    mvn -B -q -pl client-stubs/java dependency:build-classpath -Dmdep.outputFile="$PWD/$CLIENT_CP"
+  fi
+}
+
 bench_serve() {
   WORK=${WORK:-$(mktemp -d)}
   PORT=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')

@@ -10,15 +10,9 @@ cd "$(dirname "$0")/../.."
 STREAMS=${1:-10000}
 FANOUT=${2:-1000}
 CHANGES=${3:-20}
-JAR=${JAR:-server/target/convene-server.jar}
-[ -f "$JAR" ] || mvn -B -q -DskipTests package
-CLIENT_CP=client-stubs/java/target/bench.classpath
-if [ ! -f "$CLIENT_CP" ]; then
-  mvn -B -q -pl client-stubs/java -am install -DskipTests
-  mvn -B -q -pl client-stubs/java dependency:build-classpath -Dmdep.outputFile="$PWD/$CLIENT_CP"
-fi
-BENCH_JAVA_OPTS=()
 source server/bench/serve.sh
+bench_build
+BENCH_JAVA_OPTS=()
 bench_serve
 echo "server: $(java -version 2>&1 | head -1), default heap settings; $(nproc) cores"
 java -Xmx2g -cp "$(cat "$CLIENT_CP"):proto/target/classes" server/bench/Streams.java "127.0.0.1:$PORT" "$KEY" \
