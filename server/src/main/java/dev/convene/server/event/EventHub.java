@@ -166,6 +166,9 @@ final class EventHub implements EventSignal.Listener, AutoCloseable {
   }
 
   private void signal(Tail t, long position) {
+    if (stopping) {
+      return;
+    }
     synchronized (t) {
       t.signalled = Math.max(t.signalled, position);
       if (t.scheduled) {
@@ -173,7 +176,11 @@ final class EventHub implements EventSignal.Listener, AutoCloseable {
       }
       t.scheduled = true;
     }
-    reader.execute(() -> read(t));
+    try {
+      reader.execute(() -> read(t));
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      // Stopped meanwhile: its streams are ending.
+    }
   }
 
   /** Reads {@code t}'s new events and hands them to its streams. Reader thread. */
@@ -224,7 +231,11 @@ final class EventHub implements EventSignal.Listener, AutoCloseable {
       }
       t.scheduled = true;
     }
-    reader.schedule(() -> read(t), ms, TimeUnit.MILLISECONDS);
+    try {
+      reader.schedule(() -> read(t), ms, TimeUnit.MILLISECONDS);
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      // Stopped meanwhile.
+    }
   }
 
   private void tick() {

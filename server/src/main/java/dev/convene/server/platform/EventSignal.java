@@ -91,13 +91,20 @@ public final class EventSignal implements AutoCloseable {
     listeners.remove(listener);
   }
 
-  /** A transaction of {@code tenantId} committed events up to {@code position}. */
+  /**
+   * A transaction of {@code tenantId} committed events up to {@code position}. Never throws: the
+   * change is committed, and its caller must hear so whatever happens to the followers.
+   */
   public void committed(String tenantId, long position) {
     if (connector == null) {
       return;
     }
     for (Listener l : listeners) {
-      l.grew(tenantId, position);
+      try {
+        l.grew(tenantId, position);
+      } catch (RuntimeException e) {
+        log.debug("A follower of the event log could not be told of a commit: {}", e.toString());
+      }
     }
     unsent.merge(tenantId, position, Math::max);
     lock.lock();
