@@ -138,14 +138,16 @@ class WatchTest {
     return (io.grpc.stub.StreamObserver) s;
   }
 
-  /** The next event of a WatchSession stream, skipping heartbeats. */
+  /** The next event of a WatchSession stream, skipping heartbeats; fails after 10 s of heartbeats only. */
   static SessionEvent nextEvent(Stream<WatchSessionResponse> s) throws InterruptedException {
-    while (true) {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (System.nanoTime() < deadline) {
       WatchSessionResponse r = s.next();
       if (r.hasEvent()) {
         return r.getEvent();
       }
     }
+    return fail("only heartbeats for 10 s");
   }
 
   List<SessionEvent> logOf(String sessionId) {
@@ -271,10 +273,13 @@ class WatchTest {
     Session s = visit();
     Stream<WatchEventsResponse> stream = watchEvents(server.tenantA.key(), WatchEventsRequest.newBuilder()
         .setStartAtEnd(true).addTypes("PARTICIPANT_JOINED").addAggregateTypes("session").build());
+    // The call is asynchronous: "from now" is when the server took it. Its first heartbeat says it has.
+    assertTrue(stream.next().hasHeartbeat(), "nothing but heartbeats before the changes");
     join(s.getId(), "dr");
     leave(s.getId(), "dr");
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
     WatchEventsResponse first = stream.next();
-    while (first.hasHeartbeat()) {
+    while (first.hasHeartbeat() && System.nanoTime() < deadline) {
       first = stream.next();
     }
     assertEquals("PARTICIPANT_JOINED", first.getEvent().getType());
@@ -286,7 +291,7 @@ class WatchTest {
         .getPosition(), first.getEvent().getPosition());
     WatchEventsResponse next = stream.next();
     assertTrue(next.hasHeartbeat(), "the LEFT event is passed over: " + next);
-    while (next.getHeartbeat().getPosition() < leftAt) {
+    while (next.getHeartbeat().getPosition() < leftAt && System.nanoTime() < deadline) {
       next = stream.next();
       assertTrue(next.hasHeartbeat(), "only heartbeats follow: " + next);
     }
@@ -303,7 +308,8 @@ class WatchTest {
         "SELECT position FROM events WHERE tenant_id = :t ORDER BY position").bind("t", server.tenantA.tenantId())
         .mapTo(Long.class).list());
     List<Long> seen = new ArrayList<>();
-    while (seen.size() < expected.size()) {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (seen.size() < expected.size() && System.nanoTime() < deadline) {
       WatchEventsResponse r = stream.next();
       if (r.hasEvent()) {
         seen.add(r.getEvent().getPosition());
@@ -336,11 +342,13 @@ class WatchTest {
     assertTrue(got.size() < 10, "the server stopped sending when it stopped reading: " + got.size());
     int events = logOf(s.getId()).size();
     int received = 0;
-    while (received < events) {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (received < events && System.nanoTime() < deadline) {
       if (fast.next().hasEvent()) {
         received++;
       }
     }
+    assertEquals(events, received, "the client that keeps up got every event");
     assertTrue(fast.end.getNow(null) == null, "a client that keeps up is not disconnected");
   }
 
