@@ -129,7 +129,8 @@ final class EventHub implements EventSignal.Listener, AutoCloseable {
    * {@code w}; what came before it reads from the log itself.
    */
   private void register(Watcher<?> w) {
-    long head = readableHead();
+    // A new tenant's cursor starts where the log is final; the stream itself reads what lies before.
+    long head = events.readableHead();
     synchronized (tails) {
       tails.computeIfAbsent(w.tenantId, t -> new Tail(t, head)).watchers.add(w);
     }
@@ -142,14 +143,6 @@ final class EventHub implements EventSignal.Listener, AutoCloseable {
         tails.remove(w.tenantId);
       }
     }
-  }
-
-  /**
-   * The highest position no transaction can still add below: the log up to here is final. A new
-   * tenant's cursor starts here; the streams themselves read what lies before it.
-   */
-  long readableHead() {
-    return events.readableHead();
   }
 
   @Override

@@ -51,7 +51,7 @@ final class EventService extends EventServiceGrpc.EventServiceImplBase {
   @Override
   public void watchEvents(WatchEventsRequest req, StreamObserver<WatchEventsResponse> observer) {
     String tenantId = Principal.current().tenantId();
-    long after = req.getStartAtEnd() ? hub.readableHead() : req.getAfterPosition();
+    long after = req.getStartAtEnd() ? log.readableHead() : req.getAfterPosition();
     hub.open(new LogWatcher(tenantId, cast(observer), after, Set.copyOf(req.getAggregateTypesList()),
         Set.copyOf(req.getTypesList()), Set.copyOf(req.getAggregateIdsList())));
   }

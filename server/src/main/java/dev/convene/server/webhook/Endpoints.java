@@ -19,6 +19,37 @@ final class Endpoints {
       byte[] previousSecretSealed, Instant previousExpireTime, boolean enabled, String disabledReason,
       Instant failingSince, long cursorPosition, byte[] fingerprint, Instant createTime, Instant updateTime) {
 
+    /** The same endpoint with new settings, as of {@code now}. */
+    Row withSettings(String url, List<String> eventTypes, String description, Instant now) {
+      return new Row(tenantId, id, url, eventTypes, description, secretSealed, previousSecretSealed,
+          previousExpireTime, enabled, disabledReason, failingSince, cursorPosition, fingerprint, createTime, now);
+    }
+
+    /** Enabled (failures forgotten) or disabled for {@code reason}, as of {@code now}. */
+    Row withEnabled(boolean enabled, String reason, Instant now) {
+      return new Row(tenantId, id, url, eventTypes, description, secretSealed, previousSecretSealed,
+          previousExpireTime, enabled, reason, enabled ? null : failingSince, cursorPosition, fingerprint, createTime,
+          now);
+    }
+
+    /** Signing with {@code sealed} from {@code now}; the current secret still signs until {@code previousExpire}. */
+    Row withSecret(byte[] sealed, Instant previousExpire, Instant now) {
+      return new Row(tenantId, id, url, eventTypes, description, sealed, secretSealed, previousExpire, enabled,
+          disabledReason, failingSince, cursorPosition, fingerprint, createTime, now);
+    }
+
+    /** Failing since {@code since} (null: deliveries succeed again), as of {@code now}. */
+    Row withFailingSince(Instant since, Instant now) {
+      return new Row(tenantId, id, url, eventTypes, description, secretSealed, previousSecretSealed,
+          previousExpireTime, enabled, disabledReason, since, cursorPosition, fingerprint, createTime, now);
+    }
+
+    /** Queued up to {@code position}. */
+    Row withCursor(long position) {
+      return new Row(tenantId, id, url, eventTypes, description, secretSealed, previousSecretSealed,
+          previousExpireTime, enabled, disabledReason, failingSince, position, fingerprint, createTime, updateTime);
+    }
+
     /** Whether the endpoint wants events of {@code aggregateType} and {@code type}. */
     boolean wants(String aggregateType, String type) {
       return eventTypes.isEmpty() || eventTypes.contains(aggregateType + "." + type)

@@ -119,7 +119,7 @@ final class WebhookDeliveries implements OutsideJobHandler {
         }
         long last = rows.get(rows.size() - 1).position();
         if (last > cursor) {
-          Endpoints.update(tx, withCursor(locked, last));
+          Endpoints.update(tx, locked.withCursor(last));
         }
         return null;
       });
@@ -234,7 +234,7 @@ final class WebhookDeliveries implements OutsideJobHandler {
       if (outcome.delivered()) {
         Endpoints.settle(tx, endpointId, d.id(), Endpoints.DELIVERED, outcome.status(), "", null, now);
         if (e.failingSince() != null) {
-          Endpoints.update(tx, withFailingSince(e, null, now));
+          Endpoints.update(tx, e.withFailingSince(null, now));
         }
         return true;
       }
@@ -254,16 +254,14 @@ final class WebhookDeliveries implements OutsideJobHandler {
       if (!now.isBefore(failingSince.plus(DISABLE_AFTER))) {
         disable(tx, e, "FAILING", now);
       } else if (e.failingSince() == null) {
-        Endpoints.update(tx, withFailingSince(e, now, now));
+        Endpoints.update(tx, e.withFailingSince(now, now));
       }
       return false;
     });
   }
 
   private void disable(dev.convene.server.platform.Tx tx, Endpoints.Row e, String reason, Instant now) {
-    Endpoints.update(tx, new Endpoints.Row(e.tenantId(), e.id(), e.url(), e.eventTypes(), e.description(),
-        e.secretSealed(), e.previousSecretSealed(), e.previousExpireTime(), false, reason, e.failingSince(),
-        e.cursorPosition(), e.fingerprint(), e.createTime(), now));
+    Endpoints.update(tx, e.withEnabled(false, reason, now));
     tx.append(WebhookService.AGGREGATE, e.id(), "WEBHOOK_ENDPOINT_DISABLED", Map.of("reason", reason));
     log.warn("Webhook endpoint {} disabled: {}", e.id(), reason);
   }
@@ -279,17 +277,5 @@ final class WebhookDeliveries implements OutsideJobHandler {
       tx.schedule(KIND, endpointId, due);
       return null;
     });
-  }
-
-  private static Endpoints.Row withCursor(Endpoints.Row e, long cursor) {
-    return new Endpoints.Row(e.tenantId(), e.id(), e.url(), e.eventTypes(), e.description(), e.secretSealed(),
-        e.previousSecretSealed(), e.previousExpireTime(), e.enabled(), e.disabledReason(), e.failingSince(), cursor,
-        e.fingerprint(), e.createTime(), e.updateTime());
-  }
-
-  private static Endpoints.Row withFailingSince(Endpoints.Row e, Instant failingSince, Instant now) {
-    return new Endpoints.Row(e.tenantId(), e.id(), e.url(), e.eventTypes(), e.description(), e.secretSealed(),
-        e.previousSecretSealed(), e.previousExpireTime(), e.enabled(), e.disabledReason(), failingSince,
-        e.cursorPosition(), e.fingerprint(), e.createTime(), now);
   }
 }

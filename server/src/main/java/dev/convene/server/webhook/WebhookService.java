@@ -171,12 +171,12 @@ final class WebhookService extends WebhookServiceGrpc.WebhookServiceImplBase {
       Endpoints.Row e = Endpoints.lock(tx, in.getId()).orElseThrow(() -> notFound(in.getId()));
       boolean enable = paths.contains("enabled") && in.getEnabled() && !e.enabled();
       boolean disable = paths.contains("enabled") && !in.getEnabled() && e.enabled();
-      Endpoints.Row next = new Endpoints.Row(e.tenantId(), e.id(), paths.contains("url") ? in.getUrl() : e.url(),
+      Endpoints.Row next = e.withSettings(paths.contains("url") ? in.getUrl() : e.url(),
           paths.contains("event_types") ? List.copyOf(in.getEventTypesList()) : e.eventTypes(),
-          paths.contains("description") ? in.getDescription() : e.description(), e.secretSealed(),
-          e.previousSecretSealed(), e.previousExpireTime(), paths.contains("enabled") ? in.getEnabled() : e.enabled(),
-          enable ? "" : disable ? "BY_TENANT" : e.disabledReason(), enable ? null : e.failingSince(), e.cursorPosition(),
-          e.fingerprint(), e.createTime(), tx.now());
+          paths.contains("description") ? in.getDescription() : e.description(), tx.now());
+      if (enable || disable) {
+        next = next.withEnabled(enable, enable ? "" : "BY_TENANT", tx.now());
+      }
       Endpoints.update(tx, next);
       tx.append(AGGREGATE, e.id(), "WEBHOOK_ENDPOINT_UPDATED", Map.of("paths", paths));
       if (enable) {
@@ -206,9 +206,7 @@ final class WebhookService extends WebhookServiceGrpc.WebhookServiceImplBase {
     Endpoints.Row rotated = platform.uow().write(tx -> {
       Endpoints.Row e = Endpoints.lock(tx, req.getEndpointId()).orElseThrow(() -> notFound(req.getEndpointId()));
       Instant expire = tx.now().plus(grace);
-      Endpoints.Row next = new Endpoints.Row(e.tenantId(), e.id(), e.url(), e.eventTypes(), e.description(),
-          secrets.seal(tx.tenantId(), e.id(), secret), e.secretSealed(), expire, e.enabled(), e.disabledReason(),
-          e.failingSince(), e.cursorPosition(), e.fingerprint(), e.createTime(), tx.now());
+      Endpoints.Row next = e.withSecret(secrets.seal(tx.tenantId(), e.id(), secret), expire, tx.now());
       Endpoints.update(tx, next);
       tx.append(AGGREGATE, e.id(), "WEBHOOK_SECRET_ROTATED", Map.of("previous_secret_expire_time", expire.toString()));
       return next;
