@@ -109,12 +109,13 @@ public final class CredentialVerifier {
     }
     String kind = claims.get(KIND_CLAIM, String.class);
     if (USER_KIND.equals(kind)) {
-      return Principal.user(tenantId, claims.getId(), userId).expiringAt(claims.getExpiration().toInstant());
+      return Principal.user(tenantId, claims.getId(), userId)
+          .withLifetime(issued.toInstant(), claims.getExpiration().toInstant());
     }
     String sessionId = claims.get(SESSION_CLAIM, String.class);
     if (GUEST_KIND.equals(kind) && sessionId != null) {
       return Principal.guest(tenantId, claims.getId(), userId, sessionId)
-          .expiringAt(claims.getExpiration().toInstant());
+          .withLifetime(issued.toInstant(), claims.getExpiration().toInstant());
     }
     throw invalid();
   }
@@ -144,10 +145,7 @@ public final class CredentialVerifier {
     return loaded;
   }
 
-  /**
-   * Whether the user's credentials were revoked after {@code issued}. Credential times are whole
-   * seconds, so a revocation refuses everything issued up to the end of its second.
-   */
+  /** Whether the user's credentials were revoked after {@code issued} (cached for {@code cacheTtl}). */
   private boolean revoked(String tenantId, String userId, Instant issued) {
     String k = tenantId + '\u001f' + userId;
     Instant now = clock.instant();
@@ -161,7 +159,16 @@ public final class CredentialVerifier {
         revocations.put(k, r);
       }
     }
-    return !issued.isAfter(r.notBefore().truncatedTo(java.time.temporal.ChronoUnit.SECONDS));
+    return revokedBy(issued, r.notBefore());
+  }
+
+  /**
+   * Whether a user's credential issued at {@code issued} is refused by a revocation of that user's
+   * credentials at {@code notBefore}. Credential times are whole seconds, so a revocation refuses
+   * everything issued up to the end of its second.
+   */
+  static boolean revokedBy(Instant issued, Instant notBefore) {
+    return !issued.isAfter(notBefore.truncatedTo(java.time.temporal.ChronoUnit.SECONDS));
   }
 
   /** A P-256 public key from its JWK (RFC 7518 §6.2). */

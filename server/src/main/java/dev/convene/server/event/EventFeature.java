@@ -26,7 +26,8 @@ public final class EventFeature implements Feature {
 
   public EventFeature(Platform platform, Settings settings) {
     this.platform = platform;
-    this.hub = new EventHub(platform.events(), platform.clock(), settings);
+    this.hub = new EventHub(platform.events(), new dev.convene.server.auth.Revocations(platform.jdbi()),
+        platform.clock(), settings);
     this.service = new EventService(platform.jdbi(), platform.events(), hub);
     io.micrometer.core.instrument.Gauge.builder("convene.streams.open", hub, EventHub::openStreams)
         .description("Open watch streams on this replica").register(platform.metrics());

@@ -1,5 +1,7 @@
 package dev.convene.server.event;
 
+import dev.convene.server.auth.Principal;
+import dev.convene.server.auth.Revocations;
 import dev.convene.server.grpc.ConveneException;
 import dev.convene.server.platform.EventLog;
 import dev.convene.server.platform.EventRow;
@@ -25,7 +27,8 @@ import org.slf4j.LoggerFactory;
  * streams cost one query per change, not a thousand, and no stream holds a database connection.
  * It reads only up to the oldest transaction still running (see {@link EventLog#follow}), and
  * retries shortly while a signalled event is not readable yet. Every heartbeat interval it also
- * reads every tenant again, which finds events whose signal was lost, and heartbeats idle streams.
+ * reads every tenant again, which finds events whose signal was lost, heartbeats idle streams, and
+ * ends the streams whose credential expired or was revoked.
  */
 final class EventHub implements EventSignal.Listener, AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(EventHub.class);
@@ -48,6 +51,7 @@ final class EventHub implements EventSignal.Listener, AutoCloseable {
   }
 
   private final EventLog events;
+  private final Revocations revocations;
   private final java.time.Clock clock;
   private final EventFeature.Settings settings;
   private final Map<String, Tail> tails = new ConcurrentHashMap<>();
@@ -57,8 +61,9 @@ final class EventHub implements EventSignal.Listener, AutoCloseable {
   private final ExecutorService senders = Executors.newFixedThreadPool(4, named("convene-stream"));
   private volatile boolean stopping;
 
-  EventHub(EventLog events, java.time.Clock clock, EventFeature.Settings settings) {
+  EventHub(EventLog events, Revocations revocations, java.time.Clock clock, EventFeature.Settings settings) {
     this.events = events;
+    this.revocations = revocations;
     this.clock = clock;
     this.settings = settings;
   }
@@ -240,6 +245,33 @@ final class EventHub implements EventSignal.Listener, AutoCloseable {
         w.tick(idle, now);
       }
     }
+    endRevoked();
+  }
+
+  /**
+   * Ends the streams whose caller's API key or user credentials were revoked since they opened: a
+   * stream may not outlive what authenticated it. Two queries per heartbeat for all streams.
+   */
+  private void endRevoked() {
+    List<Watcher<?>> open = tails.values().stream().<Watcher<?>>flatMap(t -> t.watchers.stream())
+        .filter(w -> !w.closed()).toList();
+    if (open.isEmpty()) {
+      return;
+    }
+    Set<Principal> revoked;
+    try {
+      revoked = revocations.revoked(open.stream().map(w -> w.caller).collect(java.util.stream.Collectors.toSet()));
+    } catch (RuntimeException e) {
+      log.warn("Could not check the open streams' credentials: {}; checking again next heartbeat",
+          e.getClass().getSimpleName());
+      return;
+    }
+    if (revoked.isEmpty()) {
+      return;
+    }
+    ConveneException e = ConveneException.unauthenticated(ErrorReason.CREDENTIAL_REVOKED,
+        "the credential was revoked");
+    open.stream().filter(w -> revoked.contains(w.caller)).forEach(w -> w.end(e));
   }
 
   /** Ends every open stream with UNAVAILABLE, so its client resumes on another replica. */

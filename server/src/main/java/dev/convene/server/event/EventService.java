@@ -1,6 +1,7 @@
 package dev.convene.server.event;
 
 import dev.convene.server.auth.Principal;
+import dev.convene.server.grpc.ConveneException;
 import dev.convene.server.grpc.ProtoTime;
 import dev.convene.server.platform.EventLog;
 import dev.convene.server.platform.EventRow;
@@ -40,19 +41,17 @@ final class EventService extends EventServiceGrpc.EventServiceImplBase {
       Rosters.requireVisible(h, caller, sessionId);
       return Rosters.read(h, caller.tenantId(), sessionId);
     }).orElseThrow(() -> Rosters.notFound(sessionId));
-    SessionWatcher w = new SessionWatcher(caller.tenantId(), sessionId, cast(observer), req.getAfterSequence());
+    SessionWatcher w = new SessionWatcher(caller, sessionId, cast(observer), req.getAfterSequence());
     if (Rosters.terminal(session)) {
       w.endAtEnd();
     }
-    w.expiresAt(caller.expireTime());
     hub.open(w);
   }
 
   @Override
   public void watchEvents(WatchEventsRequest req, StreamObserver<WatchEventsResponse> observer) {
-    String tenantId = Principal.current().tenantId();
     long after = req.getStartAtEnd() ? log.readableHead() : req.getAfterPosition();
-    hub.open(new LogWatcher(tenantId, cast(observer), after, Set.copyOf(req.getAggregateTypesList()),
+    hub.open(new LogWatcher(Principal.current(), cast(observer), after, Set.copyOf(req.getAggregateTypesList()),
         Set.copyOf(req.getTypesList()), Set.copyOf(req.getAggregateIdsList())));
   }
 
@@ -65,9 +64,9 @@ final class EventService extends EventServiceGrpc.EventServiceImplBase {
   private final class SessionWatcher extends Watcher<WatchSessionResponse> {
     private final String sessionId;
 
-    SessionWatcher(String tenantId, String sessionId, ServerCallStreamObserver<WatchSessionResponse> out,
+    SessionWatcher(Principal caller, String sessionId, ServerCallStreamObserver<WatchSessionResponse> out,
         long afterSequence) {
-      super(tenantId, out, hub, "convene.v1.EventService/WatchSession", afterSequence);
+      super(caller, out, hub, "convene.v1.EventService/WatchSession", afterSequence);
       this.sessionId = sessionId;
     }
 
@@ -104,6 +103,25 @@ final class EventService extends EventServiceGrpc.EventServiceImplBase {
     }
 
     @Override
+    ConveneException lostAccess(EventRow e) {
+      // A user or guest taken off the roster sees that last event, then the session as a stranger
+      // does; replaying an old removal of someone added back since does not end the stream.
+      if (caller.isTenant() || !e.type().equals("PARTICIPANT_REMOVED")) {
+        return null;
+      }
+      com.google.protobuf.Value user = EventLog.payload(e).getFieldsMap().get("user_id");
+      if (user == null || !user.getStringValue().equals(caller.userId())) {
+        return null;
+      }
+      try {
+        jdbi.useHandle(h -> Rosters.requireVisible(h, caller, sessionId));
+        return null;
+      } catch (ConveneException notVisible) {
+        return notVisible;
+      }
+    }
+
+    @Override
     WatchSessionResponse event(EventRow e) {
       return WatchSessionResponse.newBuilder().setEvent(Rosters.toProto(e)).build();
     }
@@ -120,9 +138,9 @@ final class EventService extends EventServiceGrpc.EventServiceImplBase {
     private final Set<String> types;
     private final Set<String> aggregateIds;
 
-    LogWatcher(String tenantId, ServerCallStreamObserver<WatchEventsResponse> out, long afterPosition,
+    LogWatcher(Principal caller, ServerCallStreamObserver<WatchEventsResponse> out, long afterPosition,
         Set<String> aggregateTypes, Set<String> types, Set<String> aggregateIds) {
-      super(tenantId, out, hub, "convene.v1.EventService/WatchEvents", afterPosition);
+      super(caller, out, hub, "convene.v1.EventService/WatchEvents", afterPosition);
       this.aggregateTypes = aggregateTypes;
       this.types = types;
       this.aggregateIds = aggregateIds;

@@ -1,5 +1,6 @@
 package dev.convene.server.event;
 
+import dev.convene.server.auth.Principal;
 import dev.convene.server.grpc.ConveneException;
 import dev.convene.server.grpc.ErrorMapping;
 import dev.convene.server.platform.EventRow;
@@ -25,6 +26,8 @@ abstract class Watcher<R> {
   static final int PAGE = 200;
 
   final String tenantId;
+  /** Who opened the stream; it ends when their credential expires or is revoked. */
+  final Principal caller;
   private final ServerCallStreamObserver<R> out;
   private final EventHub hub;
   private final Executor executor;
@@ -45,15 +48,13 @@ abstract class Watcher<R> {
   private boolean heartbeatDue;
   private ConveneException endWith;
 
-  /** When the caller's credential expires (null: an API key, which does not). */
-  private volatile Instant expireTime;
-
   private final AtomicInteger wip = new AtomicInteger();
   private volatile boolean closed;
   private volatile long lastSendNanos = System.nanoTime();
 
-  Watcher(String tenantId, ServerCallStreamObserver<R> out, EventHub hub, String method, long cursor) {
-    this.tenantId = tenantId;
+  Watcher(Principal caller, ServerCallStreamObserver<R> out, EventHub hub, String method, long cursor) {
+    this.tenantId = caller.tenantId();
+    this.caller = caller;
     this.out = out;
     this.hub = hub;
     this.executor = hub.senders();
@@ -84,9 +85,12 @@ abstract class Watcher<R> {
 
   abstract R heartbeat(Instant now, long cursor);
 
-  /** Ends the stream with UNAUTHENTICATED (CREDENTIAL_EXPIRED) once {@code expire} has passed. */
-  void expiresAt(Instant expire) {
-    this.expireTime = expire;
+  /**
+   * Why the caller may no longer watch once {@code event} was sent (removed from the session it
+   * watches), or null. Drain thread.
+   */
+  ConveneException lostAccess(EventRow event) {
+    return null;
   }
 
   /** Ends the stream once the log is read to its end (a session already terminal). */
@@ -124,7 +128,7 @@ abstract class Watcher<R> {
    * credential expired by {@code now}: a stream may not outlive what authenticated it.
    */
   void tick(long idleNanos, Instant now) {
-    Instant expire = expireTime;
+    Instant expire = caller.expireTime();
     if (!closed && expire != null && !now.isBefore(expire)) {
       end(ConveneException.unauthenticated(ErrorReason.CREDENTIAL_EXPIRED,
           "the credential expired; watch again with a new one from the last position received"));
@@ -138,7 +142,7 @@ abstract class Watcher<R> {
     }
   }
 
-  /** Ends the stream with {@code error} (the server shutting down). */
+  /** Ends the stream with {@code error} (the server shutting down, the credential revoked). */
   void end(ConveneException error) {
     synchronized (this) {
       endWith = error;
@@ -241,6 +245,11 @@ abstract class Watcher<R> {
       send(event(e));
     }
     cursor = key(e);
+    ConveneException lost = lostAccess(e);
+    if (lost != null) {
+      fail(ErrorMapping.toStatus(lost, method));
+      return false;
+    }
     if (ends(e) && !endAtEnd) {
       // Send what committed with the end, then stop.
       endAtEnd = true;

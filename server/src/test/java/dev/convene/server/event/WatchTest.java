@@ -262,6 +262,67 @@ class WatchTest {
     assertEquals("CREDENTIAL_EXPIRED", stream.reason());
   }
 
+  @Test
+  void aStream_endsWhenItsApiKeyOrUserCredentialsAreRevoked() throws Exception {
+    Session s = visit();
+    var tenants = new dev.convene.server.auth.Tenants(server.jdbi(), server.clock, dev.convene.server.platform.IdGenerator.random());
+    var second = tenants.createKey(server.tenantA.tenantId());
+    Stream<WatchEventsResponse> backend = watchEvents(second.key(), WatchEventsRequest.newBuilder().setStartAtEnd(true).build());
+    Stream<WatchSessionResponse> patient = watch(userCredential("pat"), s.getId(), 0);
+    Stream<WatchSessionResponse> doctor = watch(userCredential("dr"), s.getId(), 0);
+    assertTrue(backend.next().hasHeartbeat());
+    nextEvent(patient);
+    nextEvent(doctor);
+
+    assertTrue(tenants.revokeKey(second.keyId()));
+    assertEquals(Status.Code.UNAUTHENTICATED, backend.awaitEnd().getCode(), "within a heartbeat of the revocation");
+    assertEquals("CREDENTIAL_REVOKED", backend.reason());
+
+    dev.convene.v1.CredentialServiceGrpc.newBlockingStub(server.channel)
+        .withCallCredentials(TestServer.bearer(server.tenantA.key()))
+        .revokeUserCredentials(dev.convene.v1.RevokeUserCredentialsRequest.newBuilder().setUserId("pat").build());
+    assertEquals(Status.Code.UNAUTHENTICATED, patient.awaitEnd().getCode());
+    assertEquals("CREDENTIAL_REVOKED", patient.reason());
+
+    join(s.getId(), "dr");
+    SessionEvent e;
+    do {
+      e = nextEvent(doctor);
+    } while (e.getType() != dev.convene.v1.SessionEventType.SESSION_EVENT_TYPE_PARTICIPANT_JOINED);
+    assertTrue(!doctor.end.isDone(), "another user's stream goes on");
+  }
+
+  @Test
+  void aUserTakenOffTheRoster_seesTheRemoval_thenTheStreamEnds_butOneAddedBackMayReplayIt() throws Exception {
+    Session s = visit();
+    Stream<WatchSessionResponse> patient = watch(userCredential("pat"), s.getId(), 0);
+    nextEvent(patient);
+    sessions.removeParticipant(dev.convene.v1.RemoveParticipantRequest.newBuilder().setSessionId(s.getId())
+        .setUserId("pat").build());
+    SessionEvent e;
+    do {
+      e = nextEvent(patient);
+    } while (e.getType() != dev.convene.v1.SessionEventType.SESSION_EVENT_TYPE_PARTICIPANT_REMOVED);
+    assertEquals(Status.Code.NOT_FOUND, patient.awaitEnd().getCode(), "a stranger to the session now");
+    assertEquals("SESSION_NOT_FOUND", patient.reason());
+
+    sessions.addParticipant(dev.convene.v1.AddParticipantRequest.newBuilder().setSessionId(s.getId())
+        .setParticipant(dev.convene.v1.ParticipantSpec.newBuilder().setUserId("pat")
+            .setRole(dev.convene.v1.ParticipantRole.PARTICIPANT_ROLE_PARTICIPANT)).build());
+    Stream<WatchSessionResponse> again = watch(userCredential("pat"), s.getId(), 0);
+    do {
+      e = nextEvent(again);
+    } while (e.getType() != dev.convene.v1.SessionEventType.SESSION_EVENT_TYPE_PARTICIPANT_REMOVED);
+    do {
+      e = nextEvent(again);
+    } while (e.getType() != dev.convene.v1.SessionEventType.SESSION_EVENT_TYPE_PARTICIPANT_ADDED);
+    join(s.getId(), "dr");
+    do {
+      e = nextEvent(again);
+    } while (e.getType() != dev.convene.v1.SessionEventType.SESSION_EVENT_TYPE_PARTICIPANT_JOINED);
+    assertTrue(!again.end.isDone(), "the old removal, replayed, did not end the stream: " + again.end.getNow(null));
+  }
+
   Stream<WatchEventsResponse> watchEvents(String credential, WatchEventsRequest req) {
     Stream<WatchEventsResponse> s = new Stream<>(false);
     events(credential).watchEvents(req, cast(s));
