@@ -25,6 +25,7 @@ base, key = sys.argv[1], sys.argv[2]
 lock = threading.Lock()
 secret_box: dict = {}
 requests: list = []  # (webhook-id, status answered, verified, position)
+arrivals: dict = {}  # aggregate id -> monotonic time its first request arrived
 
 
 class Receiver(BaseHTTPRequestHandler):
@@ -36,8 +37,10 @@ class Receiver(BaseHTTPRequestHandler):
             verified = True
         except (WebhookVerificationError, KeyError):
             verified = False
-        position = int(json.loads(body)["data"]["position"])
+        data = json.loads(body)["data"]
+        position = int(data["position"])
         with lock:
+            arrivals.setdefault(data.get("aggregateId"), time.monotonic())
             status = 503 if len(requests) < FAIL_FIRST else 204
             requests.append((headers.get("webhook-id"), status, verified, position))
         self.send_response(status)
@@ -45,6 +48,15 @@ class Receiver(BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
+
+
+def visit(ref: str) -> dict:
+    start = int(time.time()) + 3600
+    return call("POST", "/v1/sessions", {
+        "externalRef": ref, "media": "MEDIA_TYPE_VIDEO",
+        "scheduledStartTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start)),
+        "scheduledEndTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start + 1800)),
+        "participants": [{"userId": "dr", "role": "PARTICIPANT_ROLE_HOST"}]})["session"]
 
 
 def call(method: str, path: str, body=None):
@@ -66,11 +78,7 @@ endpoint = made["endpoint"]["id"]
 sessions = []
 now = int(time.time())
 for i in range(3):
-    s = call("POST", "/v1/sessions", {
-        "externalRef": f"hooks-{now}-{i}", "media": "MEDIA_TYPE_VIDEO",
-        "scheduledStartTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + 3600)),
-        "scheduledEndTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + 5400)),
-        "participants": [{"userId": "dr", "role": "PARTICIPANT_ROLE_HOST"}]})["session"]
+    s = visit(f"hooks-{now}-{i}")
     call("POST", f"/v1/sessions/{s['id']}/participants/dr:join", {})
     call("POST", f"/v1/sessions/{s['id']}/participants/dr:leave", {})
     sessions.append(s["id"])
@@ -96,4 +104,23 @@ with lock:
     print("first-retried-same-id", "yes" if len(requests) > FAIL_FIRST and requests[0][0] == requests[FAIL_FIRST][0] else "no")
 deliveries = call("GET", f"/v1/webhookEndpoints/{endpoint}/deliveries")["deliveries"]
 print("listed-delivered", sum(1 for d in deliveries if d["status"] == "WEBHOOK_DELIVERY_STATUS_DELIVERED"))
+
+# Latency, with the receiver now answering 2xx: from a session's creation (the REST call's start)
+# to its SESSION_CREATED webhook's arrival, one session at a time.
+latencies = []
+for i in range(10):
+    started = time.monotonic()
+    sid = visit(f"hooks-latency-{now}-{i}")["id"]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with lock:
+            arrived = arrivals.get(sid)
+        if arrived is not None:
+            latencies.append((arrived - started) * 1000)
+            break
+        time.sleep(0.005)
+latencies.sort()
+print("latency-count", len(latencies))
+if latencies:
+    print("latency-ms", "p50=%.0f,max=%.0f" % (latencies[len(latencies) // 2], latencies[-1]))
 server.shutdown()

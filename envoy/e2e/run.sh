@@ -324,6 +324,8 @@ check "every join, leave and creation of 3 sessions accepted, in log order ($(ob
 check "none accepted twice although the receiver failed its first two requests" test "$(ob accepted-twice)" = 0
 check "the failed delivery was retried with the same webhook-id" test "$(ob first-retried-same-id)" = yes
 check "ListWebhookDeliveries shows them DELIVERED" test "$(ob listed-delivered)" = "$(ob expected)"
+check "10 more sessions' creations each reached the receiver (latency from the call: $(ob latency-ms) ms)" \
+  test "$(ob latency-count)" = 10
 
 # ---------------------------------------------------------------- (b2) provider callbacks
 step "(b2) provider callbacks through the transcoder (google.api.HttpBody)"

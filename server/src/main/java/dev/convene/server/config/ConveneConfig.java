@@ -18,7 +18,7 @@ import java.util.Optional;
  * @param connectTimeout       CONVENE_DATABASE_CONNECT_TIMEOUT: wait for a connection before UNAVAILABLE (default PT3S)
  * @param embeddedDataDir      CONVENE_EMBEDDED_DATA_DIR: where the embedded PostgreSQL keeps its data (default ./data/postgres)
  * @param embeddedPort         CONVENE_EMBEDDED_PORT: loopback port of the embedded PostgreSQL (default 54329)
- * @param jobInterval          CONVENE_JOB_INTERVAL: how often no-show and empty-room checks run (default PT10S)
+ * @param jobInterval          CONVENE_JOB_INTERVAL: how often the job runner looks for due jobs; jobs due at once also wake it (default PT10S)
  * @param shutdownGrace        CONVENE_SHUTDOWN_GRACE: how long shutdown waits for in-flight calls (default PT20S)
  * @param requestQueue         CONVENE_REQUEST_QUEUE: calls that may wait for a request thread (default 1000)
  * @param maxTransactionTime   CONVENE_DATABASE_MAX_TRANSACTION_TIME: ceiling of the statement and lock timeouts

@@ -50,7 +50,9 @@ public final class JobRunner implements AutoCloseable {
   private final MeterRegistry metrics;
   /** The last backlog read, by kind: {due, parked}. */
   private volatile Map<String, long[]> backlog = Map.of();
-  private ScheduledExecutorService scheduler;
+  private volatile ScheduledExecutorService scheduler;
+  /** A wake-up round is queued and has not begun. */
+  private final java.util.concurrent.atomic.AtomicBoolean woken = new java.util.concurrent.atomic.AtomicBoolean();
 
   public JobRunner(UnitOfWork uow, List<JobHandler> handlers, Settings settings) {
     this(uow, handlers, settings, new io.micrometer.core.instrument.simple.SimpleMeterRegistry());
@@ -96,28 +98,60 @@ public final class JobRunner implements AutoCloseable {
     backlog = read;
   }
 
-  /** Runs {@link #runOnce} every {@code interval} on a thread of its own until closed. */
+  /**
+   * Runs {@link #runOnce} every {@code interval} on a thread of its own until closed, and at once
+   * after each commit that scheduled a job due now ({@link UnitOfWork#whenJobsDue}).
+   */
   public synchronized void start(Duration interval) {
     scheduler = Executors.newSingleThreadScheduledExecutor(r -> {
       Thread t = new Thread(r, "convene-jobs");
       t.setDaemon(true);
       return t;
     });
-    scheduler.scheduleWithFixedDelay(() -> {
-      try {
-        runOnce();
-      } catch (Throwable t) {
-        // The database may be away, or worse; whatever it is, the next round tries again.
-        log.warn("Job round failed: {}", t.toString());
-      }
-    }, interval.toMillis(), interval.toMillis(), TimeUnit.MILLISECONDS);
+    scheduler.scheduleWithFixedDelay(() -> round(true), interval.toMillis(), interval.toMillis(), TimeUnit.MILLISECONDS);
+    uow.whenJobsDue(this::wake);
   }
 
-  /** Runs every job due now, batch by batch; returns how many ran to completion. */
+  /**
+   * Runs a round as soon as the runner's thread is free. Wake-ups while one is queued are one: the
+   * round claims everything due when it begins, and a wake-up after it began queues the next.
+   */
+  public void wake() {
+    ScheduledExecutorService s = scheduler;
+    if (s != null && woken.compareAndSet(false, true)) {
+      try {
+        s.execute(() -> {
+          woken.set(false);
+          round(false);
+        });
+      } catch (java.util.concurrent.RejectedExecutionException e) {
+        woken.set(false); // closed: its next start runs what is due
+      }
+    }
+  }
+
+  /** A round; the scheduled ones also read the backlog for the metrics, the wake-ups do not. */
+  private void round(boolean readBacklog) {
+    try {
+      if (readBacklog) {
+        readBacklog();
+      }
+      runDue();
+    } catch (Throwable t) {
+      // The database may be away, or worse; whatever it is, the next round tries again.
+      log.warn("Job round failed: {}", t.toString());
+    }
+  }
+
+  /** Reads the backlog, then runs every job due now, batch by batch; returns how many ran to completion. */
   public int runOnce() {
+    readBacklog();
+    return runDue();
+  }
+
+  private int runDue() {
     int done = 0;
     List<Claimed> batch;
-    readBacklog();
     do {
       batch = claim();
       for (Claimed job : batch) {
@@ -242,6 +276,7 @@ public final class JobRunner implements AutoCloseable {
     if (scheduler == null) {
       return;
     }
+    uow.whenJobsDue(() -> {});
     scheduler.shutdown();
     try {
       if (!scheduler.awaitTermination(30, TimeUnit.SECONDS)) {

@@ -24,6 +24,8 @@ public final class Tx {
   private final List<Jobs.Pending> jobs = new ArrayList<>();
   private int eventsWritten;
   private long lastPosition;
+  /** The earliest due time of the jobs this transaction scheduled; null if none. */
+  private Instant earliestDue;
 
   Tx(Handle handle, String tenantId, String actor, Clock clock) {
     this.handle = handle;
@@ -86,6 +88,14 @@ public final class Tx {
   /** Makes the job {@code kind} for {@code subjectId} due at {@code due}, replacing any earlier schedule. */
   public void schedule(String kind, String subjectId, Instant due) {
     jobs.add(new Jobs.Pending(kind, subjectId, due));
+    if (earliestDue == null || due.isBefore(earliestDue)) {
+      earliestDue = due;
+    }
+  }
+
+  /** Whether a job this transaction scheduled is due already (an outbox's send, due at once). */
+  boolean scheduledDueNow() {
+    return earliestDue != null && !earliestDue.isAfter(now());
   }
 
   /** The highest position of the events this transaction wrote; 0 if it wrote none. */

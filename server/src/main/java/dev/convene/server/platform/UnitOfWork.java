@@ -29,6 +29,8 @@ public final class UnitOfWork {
   private final Clock clock;
   private final Duration maxTime;
   private final EventSignal signal;
+  /** What runs after a commit that scheduled a job due now: the job runner's wake-up. */
+  private volatile Runnable jobsDue = () -> {};
 
   public UnitOfWork(Jdbi jdbi, Clock clock, Duration maxTime) {
     this(jdbi, clock, maxTime, EventSignal.NONE);
@@ -40,6 +42,23 @@ public final class UnitOfWork {
     this.clock = clock;
     this.maxTime = maxTime;
     this.signal = signal;
+  }
+
+  /**
+   * Runs {@code wake} after every commit that scheduled a job due at once (an SMS or provider call
+   * in an outbox), so it runs now rather than at the runner's next round.
+   */
+  public void whenJobsDue(Runnable wake) {
+    this.jobsDue = wake;
+  }
+
+  /** Says that jobs are due now, written other than through {@link Tx#schedule} (a sweep). */
+  public void jobsDue() {
+    try {
+      jobsDue.run();
+    } catch (RuntimeException e) {
+      // The runner has stopped: its next start runs what is due.
+    }
   }
 
   public Jdbi jdbi() {
@@ -61,10 +80,14 @@ public final class UnitOfWork {
     long timeoutMs = timeoutMillis();
     boolean[] committing = {false};
     long[] lastPosition = {0};
+    boolean[] dueNow = {false};
     try {
-      T result = transaction(tenantId, actor, work, timeoutMs, committing, lastPosition);
+      T result = transaction(tenantId, actor, work, timeoutMs, committing, lastPosition, dueNow);
       if (lastPosition[0] > 0) {
         signal.committed(tenantId, lastPosition[0]);
+      }
+      if (dueNow[0]) {
+        jobsDue();
       }
       return result;
     } catch (RuntimeException e) {
@@ -80,7 +103,7 @@ public final class UnitOfWork {
   }
 
   private <T> T transaction(String tenantId, String actor, Function<Tx, T> work, long timeoutMs, boolean[] committing,
-      long[] lastPosition) {
+      long[] lastPosition, boolean[] dueNow) {
     return jdbi.inTransaction(h -> {
       if (timeoutMs < maxTime.toMillis() - SLACK) {
         // SET LOCAL through set_config: both end with the transaction.
@@ -98,6 +121,7 @@ public final class UnitOfWork {
       }
       committing[0] = true;
       lastPosition[0] = tx.lastPosition();
+      dueNow[0] = tx.scheduledDueNow();
       return result;
     });
   }

@@ -83,7 +83,9 @@ final class WebhookDeliveries implements OutsideJobHandler {
     queue(tenantId, endpointId);
     Instant started = platform.clock().instant();
     for (int i = 0; i < BATCH; i++) {
-      if (!sendNext(tenantId, endpointId)) {
+      // What committed while this run was sending is queued before the run ends: a sweep meanwhile
+      // found this job already scheduled and left it.
+      if (!sendNext(tenantId, endpointId) && !queue(tenantId, endpointId)) {
         return;
       }
       if (Duration.between(started, platform.clock().instant()).compareTo(Duration.ofSeconds(30)) > 0) {
@@ -93,17 +95,22 @@ final class WebhookDeliveries implements OutsideJobHandler {
     reschedule(tenantId, endpointId, platform.clock().instant());
   }
 
-  /** Queues the events after the endpoint's cursor (up to the log's final part) that it wants. */
-  private void queue(String tenantId, String endpointId) {
+  /**
+   * Queues the events after the endpoint's cursor (up to the log's final part) that it wants;
+   * whether there were any past the cursor.
+   */
+  private boolean queue(String tenantId, String endpointId) {
+    boolean read = false;
     while (true) {
       Optional<Endpoints.Row> e = platform.jdbi().withHandle(h -> Endpoints.get(h, tenantId, endpointId));
       if (e.isEmpty() || !e.get().enabled()) {
-        return;
+        return read;
       }
       List<EventRow> rows = platform.events().follow(tenantId, e.get().cursorPosition(), 500);
       if (rows.isEmpty()) {
-        return;
+        return read;
       }
+      read = true;
       platform.uow().write(tenantId, "system:job:" + KIND, tx -> {
         Endpoints.Row locked = Endpoints.lock(tx, endpointId).orElse(null);
         if (locked == null) {
@@ -124,7 +131,7 @@ final class WebhookDeliveries implements OutsideJobHandler {
         return null;
       });
       if (rows.size() < 500) {
-        return;
+        return true;
       }
     }
   }

@@ -1,11 +1,14 @@
 package dev.convene.server.webhook;
 
+import dev.convene.server.platform.EventSignal;
 import dev.convene.server.platform.Feature;
 import dev.convene.server.platform.JobHandler;
 import dev.convene.server.platform.Platform;
 import io.grpc.BindableService;
 import java.time.Duration;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -14,11 +17,13 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Outbound webhooks: the endpoints (WebhookService) and their deliveries, sent by the job runner
- * ({@link WebhookDeliveries}). Every {@code sweep} each replica schedules the delivery job of every
- * enabled endpoint whose cursor is behind its tenant's log (one statement; a job already scheduled
- * is left as it is), so events reach endpoints within a sweep and a job-runner round.
+ * ({@link WebhookDeliveries}). A sweep schedules the delivery job of every enabled endpoint whose
+ * cursor is behind its tenant's log (one statement; a job already scheduled is left as it is) and
+ * wakes the job runner. A replica sweeps when a commit of a tenant with endpoints signals new events
+ * (here or, by NOTIFY, on another replica), and every {@code sweep} in case a signal was lost; so
+ * an event reaches its endpoints within milliseconds, or a sweep interval at worst.
  */
-public final class WebhookFeature implements Feature {
+public final class WebhookFeature implements Feature, EventSignal.Listener {
   private static final Logger log = LoggerFactory.getLogger(WebhookFeature.class);
 
   /** CONVENE_WEBHOOK_TIMEOUT, CONVENE_WEBHOOK_ALLOWED_NETWORKS, and how often replicas look for new events. */
@@ -32,16 +37,23 @@ public final class WebhookFeature implements Feature {
   private final Settings settings;
   private final WebhookService service;
   private final WebhookDeliveries deliveries;
-  private ScheduledExecutorService sweeper;
+  private volatile ScheduledExecutorService sweeper;
   /** Deliveries waiting across tenants, as the last sweep counted them. */
   private volatile long pending;
+  /**
+   * The tenants with enabled endpoints, as the last periodic sweep read them and as this replica
+   * enabled them since: whose events are swept at once.
+   */
+  private final Set<String> tenantsWithEndpoints = java.util.concurrent.ConcurrentHashMap.newKeySet();
+  /** A sweep is queued and has not begun. */
+  private final AtomicBoolean sweepQueued = new AtomicBoolean();
 
   public WebhookFeature(Platform platform, Settings settings) {
     this.platform = platform;
     this.settings = settings;
     Destinations destinations = new Destinations(settings.allowedNetworks());
     WebhookSecrets secrets = new WebhookSecrets(platform.secrets());
-    this.service = new WebhookService(platform, destinations, secrets);
+    this.service = new WebhookService(platform, destinations, secrets, tenantsWithEndpoints::add);
     this.deliveries = new WebhookDeliveries(platform, destinations, secrets, settings.timeout());
     io.micrometer.core.instrument.Gauge.builder("convene.webhooks.pending", this, f -> f.pending)
         .description("Webhook deliveries waiting to be sent, across tenants").register(platform.metrics());
@@ -65,32 +77,77 @@ public final class WebhookFeature implements Feature {
       return t;
     });
     long ms = settings.sweep().toMillis();
-    sweeper.scheduleWithFixedDelay(this::sweepQuietly, ms, ms, TimeUnit.MILLISECONDS);
+    sweeper.scheduleWithFixedDelay(() -> sweepQuietly(true), 0, ms, TimeUnit.MILLISECONDS);
+    platform.signal().subscribe(this);
   }
 
-  private void sweepQuietly() {
+  @Override
+  public void grew(String tenantId, long position) {
+    if (tenantsWithEndpoints.contains(tenantId)) {
+      sweepSoon();
+    }
+  }
+
+  @Override
+  public void missed() {
+    sweepSoon();
+  }
+
+  /** Sweeps as soon as the sweeper is free; requests while one is queued are one. Never blocks. */
+  private void sweepSoon() {
+    ScheduledExecutorService s = sweeper;
+    if (s != null && sweepQueued.compareAndSet(false, true)) {
+      try {
+        s.execute(() -> {
+          sweepQueued.set(false);
+          sweepQuietly(false);
+        });
+      } catch (java.util.concurrent.RejectedExecutionException e) {
+        sweepQueued.set(false); // stopped
+      }
+    }
+  }
+
+  /** A sweep; the periodic ones also count what is pending and read which tenants have endpoints. */
+  private void sweepQuietly(boolean periodic) {
     try {
+      if (periodic) {
+        Set<String> read = platform.jdbi().withHandle(h -> h.createQuery(
+            "SELECT DISTINCT tenant_id FROM webhook_endpoints WHERE enabled").mapTo(String.class).set());
+        tenantsWithEndpoints.addAll(read);
+        tenantsWithEndpoints.retainAll(read);
+      }
       sweep();
-      pending = platform.jdbi().withHandle(h -> h.createQuery(
-          "SELECT count(*) FROM webhook_deliveries WHERE status = 'PENDING'").mapTo(Long.class).one());
+      if (periodic) {
+        pending = platform.jdbi().withHandle(h -> h.createQuery(
+            "SELECT count(*) FROM webhook_deliveries WHERE status = 'PENDING'").mapTo(Long.class).one());
+      }
     } catch (RuntimeException e) {
       log.warn("Could not look for events to deliver to webhooks: {}", e.getClass().getSimpleName());
     }
   }
 
-  /** Schedules the delivery job of each enabled endpoint that is behind its tenant's log; returns how many. */
+  /**
+   * Schedules the delivery job of each enabled endpoint that is behind its tenant's log and wakes
+   * the job runner if it did; returns how many.
+   */
   public int sweep() {
-    return platform.jdbi().withHandle(h -> h.createUpdate("""
+    int scheduled = platform.jdbi().withHandle(h -> h.createUpdate("""
             INSERT INTO jobs (tenant_id, kind, subject_id, due_time)
             SELECT e.tenant_id, :kind, e.id, :now FROM webhook_endpoints e
              WHERE e.enabled AND EXISTS (SELECT 1 FROM events x
                                           WHERE x.tenant_id = e.tenant_id AND x.position > e.cursor_position)
             ON CONFLICT (tenant_id, kind, subject_id) DO NOTHING
             """).bind("kind", WebhookDeliveries.KIND).bind("now", platform.clock().instant()).execute());
+    if (scheduled > 0) {
+      platform.uow().jobsDue();
+    }
+    return scheduled;
   }
 
   @Override
   public synchronized void stop() {
+    platform.signal().unsubscribe(this);
     if (sweeper != null) {
       sweeper.shutdownNow();
     }

@@ -51,11 +51,15 @@ final class WebhookService extends WebhookServiceGrpc.WebhookServiceImplBase {
   private final Platform platform;
   private final Destinations destinations;
   private final WebhookSecrets secrets;
+  /** Told of a tenant that now has an enabled endpoint, so its events are swept at once. */
+  private final java.util.function.Consumer<String> enabledFor;
 
-  WebhookService(Platform platform, Destinations destinations, WebhookSecrets secrets) {
+  WebhookService(Platform platform, Destinations destinations, WebhookSecrets secrets,
+      java.util.function.Consumer<String> enabledFor) {
     this.platform = platform;
     this.destinations = destinations;
     this.secrets = secrets;
+    this.enabledFor = enabledFor;
   }
 
   static ConveneException notFound(String id) {
@@ -84,6 +88,7 @@ final class WebhookService extends WebhookServiceGrpc.WebhookServiceImplBase {
       reply(out, CreateWebhookEndpointResponse.newBuilder().setEndpoint(toProto(created)).build());
       return;
     }
+    enabledFor.accept(tenantId);
     reply(out, CreateWebhookEndpointResponse.newBuilder().setEndpoint(toProto(created)).setSecret(secret).build());
   }
 
@@ -184,6 +189,9 @@ final class WebhookService extends WebhookServiceGrpc.WebhookServiceImplBase {
       }
       return next;
     });
+    if (updated.enabled()) {
+      enabledFor.accept(Principal.current().tenantId());
+    }
     reply(out, UpdateWebhookEndpointResponse.newBuilder().setEndpoint(toProto(updated)).build());
   }
 

@@ -162,6 +162,30 @@ class JobRunnerTest {
   }
 
   @Test
+  void aJobScheduledDueNow_runsAtOnce_notAtTheNextRound() throws Exception {
+    UnitOfWork uow = new UnitOfWork(server.jdbi(), Clock.systemUTC(), Duration.ofSeconds(10));
+    JobRunner runner = new JobRunner(uow, List.of(new Recorder()), JobRunner.Settings.defaults());
+    runner.start(Duration.ofHours(1)); // no scheduled round in this test's lifetime
+    try {
+      schedule(uow, "later", Instant.now().plus(Duration.ofMinutes(5)));
+      for (int i = 0; i < 20; i++) {
+        schedule(uow, "now-" + i, Instant.now());
+        for (int t = 0; t < 200 && !ran.contains("now-" + i); t++) {
+          Thread.sleep(10);
+        }
+        assertTrue(ran.contains("now-" + i), "the commit that made now-" + i + " due did not wake the runner");
+      }
+      assertFalse(ran.contains("later"), "a job due later waits for its time");
+      assertNotNull(row("later"));
+    } finally {
+      runner.close();
+    }
+    schedule(uow, "after-close", Instant.now());
+    Thread.sleep(200);
+    assertFalse(ran.contains("after-close"), "a closed runner is not woken");
+  }
+
+  @Test
   void close_letsTheRunningJobFinish() throws Exception {
     UnitOfWork uow = new UnitOfWork(server.jdbi(), Clock.systemUTC(), Duration.ofSeconds(30));
     CountDownLatch entered = new CountDownLatch(1);

@@ -50,9 +50,14 @@ import org.junit.jupiter.api.Test;
 class WebhookTest {
   /** Webhooks may go to loopback here (the receiver), with short attempts. */
   static Main.FeatureSettings loopback() {
+    return loopback(Duration.ofMinutes(10));
+  }
+
+  /** The same, sweeping every {@code sweep}. */
+  static Main.FeatureSettings loopback(Duration sweep) {
     Main.FeatureSettings d = Main.FeatureSettings.defaults();
     return new Main.FeatureSettings(PresenceFeature.Settings.defaults(), d.inviteBaseUrl(), EventFeature.Settings.defaults(),
-        new WebhookFeature.Settings(Duration.ofSeconds(2), List.of("127.0.0.0/8"), Duration.ofMinutes(10)));
+        new WebhookFeature.Settings(Duration.ofSeconds(2), List.of("127.0.0.0/8"), sweep));
   }
 
   TestServer server;
@@ -211,6 +216,33 @@ class WebhookTest {
         && d.getAttempts() == 1 && d.getLastStatusCode() == 200));
     assertEquals(receiver.hits.get(receiver.hits.size() - 1).id(), deliveries.get(0).getId(), "newest first");
     assertEquals(8.0, server.metrics.registry().counter("convene.webhooks.delivered").count());
+  }
+
+  @Test
+  void events_areSentAsTheyCommit_withoutWaitingForTheJobRunnersRound() throws Exception {
+    // The runner's rounds are an hour apart: only a wake-up (the sweep that a commit's signal runs
+    // at once, or the periodic one every second, scheduling the endpoint's job) can deliver here.
+    server.close();
+    server = new TestServer(TestPostgres.freshDatabase(8), loopback(Duration.ofSeconds(1)));
+    server.clock.set(java.time.Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS));
+    webhooks = WebhookServiceGrpc.newBlockingStub(server.channel).withCallCredentials(TestServer.bearer(server.tenantA.key()));
+    sessions = SessionServiceGrpc.newBlockingStub(server.channel).withCallCredentials(TestServer.bearer(server.tenantA.key()));
+    JobRunner jobs = server.jobs();
+    jobs.start(Duration.ofHours(1));
+    try {
+      create(receiver.url(), "session.PARTICIPANT_JOINED", "session.PARTICIPANT_LEFT");
+      activity();
+      activity();
+      List<Long> expected = positionsOf("session.PARTICIPANT_JOINED", "session.PARTICIPANT_LEFT");
+      assertEquals(8, expected.size());
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      while (receiver.accepted().size() < expected.size() && System.nanoTime() < deadline) {
+        Thread.sleep(20);
+      }
+      assertEquals(expected, receiver.accepted().stream().map(WebhookTest::positionOf).toList(), "each once, in order");
+    } finally {
+      jobs.close();
+    }
   }
 
   @Test
