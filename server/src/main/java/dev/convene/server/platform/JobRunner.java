@@ -51,8 +51,7 @@ public final class JobRunner implements AutoCloseable {
   /** The last backlog read, by kind: {due, parked}. */
   private volatile Map<String, long[]> backlog = Map.of();
   private volatile ScheduledExecutorService scheduler;
-  /** A wake-up round is queued and has not begun. */
-  private final java.util.concurrent.atomic.AtomicBoolean woken = new java.util.concurrent.atomic.AtomicBoolean();
+  private final WakeUp wakeUp = new WakeUp(() -> round(false));
 
   public JobRunner(UnitOfWork uow, List<JobHandler> handlers, Settings settings) {
     this(uow, handlers, settings, new io.micrometer.core.instrument.simple.SimpleMeterRegistry());
@@ -117,17 +116,7 @@ public final class JobRunner implements AutoCloseable {
    * round claims everything due when it begins, and a wake-up after it began queues the next.
    */
   public void wake() {
-    ScheduledExecutorService s = scheduler;
-    if (s != null && woken.compareAndSet(false, true)) {
-      try {
-        s.execute(() -> {
-          woken.set(false);
-          round(false);
-        });
-      } catch (java.util.concurrent.RejectedExecutionException e) {
-        woken.set(false); // closed: its next start runs what is due
-      }
-    }
+    wakeUp.request(scheduler);
   }
 
   /** A round; the scheduled ones also read the backlog for the metrics, the wake-ups do not. */

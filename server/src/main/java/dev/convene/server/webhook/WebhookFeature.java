@@ -4,11 +4,11 @@ import dev.convene.server.platform.EventSignal;
 import dev.convene.server.platform.Feature;
 import dev.convene.server.platform.JobHandler;
 import dev.convene.server.platform.Platform;
+import dev.convene.server.platform.WakeUp;
 import io.grpc.BindableService;
 import java.time.Duration;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -45,8 +45,7 @@ public final class WebhookFeature implements Feature, EventSignal.Listener {
    * enabled them since: whose events are swept at once.
    */
   private final Set<String> tenantsWithEndpoints = java.util.concurrent.ConcurrentHashMap.newKeySet();
-  /** A sweep is queued and has not begun. */
-  private final AtomicBoolean sweepQueued = new AtomicBoolean();
+  private final WakeUp sweepNow = new WakeUp(() -> sweepQuietly(false));
 
   public WebhookFeature(Platform platform, Settings settings) {
     this.platform = platform;
@@ -95,17 +94,7 @@ public final class WebhookFeature implements Feature, EventSignal.Listener {
 
   /** Sweeps as soon as the sweeper is free; requests while one is queued are one. Never blocks. */
   private void sweepSoon() {
-    ScheduledExecutorService s = sweeper;
-    if (s != null && sweepQueued.compareAndSet(false, true)) {
-      try {
-        s.execute(() -> {
-          sweepQueued.set(false);
-          sweepQuietly(false);
-        });
-      } catch (java.util.concurrent.RejectedExecutionException e) {
-        sweepQueued.set(false); // stopped
-      }
-    }
+    sweepNow.request(sweeper);
   }
 
   /** A sweep; the periodic ones also count what is pending and read which tenants have endpoints. */
