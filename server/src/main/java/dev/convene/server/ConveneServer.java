@@ -1,5 +1,6 @@
 package dev.convene.server;
 
+import dev.convene.server.platform.Threads;
 import dev.convene.server.auth.AuthInterceptor;
 import dev.convene.server.grpc.Admission;
 import dev.convene.server.grpc.ErrorMappingInterceptor;
@@ -94,11 +95,7 @@ public final class ConveneServer {
    * so Envoy sends calls to replicas that can serve them; SERVING again once it says yes.
    */
   public ConveneServer watchDatabase(java.util.function.BooleanSupplier databaseAnswers) {
-    readiness = Executors.newSingleThreadScheduledExecutor(r -> {
-      Thread t = new Thread(r, "convene-readiness");
-      t.setDaemon(true);
-      return t;
-    });
+    readiness = Executors.newSingleThreadScheduledExecutor(Threads.daemon("convene-readiness"));
     readiness.scheduleWithFixedDelay(() -> {
       boolean up = databaseAnswers.getAsBoolean();
       if (up != databaseUp) {

@@ -1,5 +1,6 @@
 package dev.convene.server.event;
 
+import dev.convene.server.platform.Threads;
 import dev.convene.server.auth.Principal;
 import dev.convene.server.auth.Revocations;
 import dev.convene.server.grpc.ConveneException;
@@ -14,7 +15,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
@@ -56,9 +56,10 @@ final class EventHub implements EventSignal.Listener, AutoCloseable {
   private final EventFeature.Settings settings;
   private final Map<String, Tail> tails = new ConcurrentHashMap<>();
   private final AtomicInteger open = new AtomicInteger();
-  private final ScheduledExecutorService reader = Executors.newSingleThreadScheduledExecutor(named("convene-event-reader"));
+  private final ScheduledExecutorService reader =
+      Executors.newSingleThreadScheduledExecutor(Threads.numbered("convene-event-reader"));
   /** Runs the streams' drains (sending, and replay reads): small, as each drain is short. */
-  private final ExecutorService senders = Executors.newFixedThreadPool(4, named("convene-stream"));
+  private final ExecutorService senders = Executors.newFixedThreadPool(4, Threads.numbered("convene-stream"));
   private volatile boolean stopping;
 
   EventHub(EventLog events, Revocations revocations, java.time.Clock clock, EventFeature.Settings settings) {
@@ -66,15 +67,6 @@ final class EventHub implements EventSignal.Listener, AutoCloseable {
     this.revocations = revocations;
     this.clock = clock;
     this.settings = settings;
-  }
-
-  private static ThreadFactory named(String name) {
-    AtomicInteger n = new AtomicInteger();
-    return r -> {
-      Thread t = new Thread(r, name + "-" + n.incrementAndGet());
-      t.setDaemon(true);
-      return t;
-    };
   }
 
   /** Starts the heartbeat and periodic re-read. */

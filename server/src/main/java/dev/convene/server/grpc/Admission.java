@@ -1,5 +1,6 @@
 package dev.convene.server.grpc;
 
+import dev.convene.server.platform.Threads;
 import com.google.rpc.Code;
 import dev.convene.v1.ErrorReason;
 import io.grpc.Context;
@@ -19,7 +20,6 @@ import java.util.concurrent.Semaphore;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Which calls run, and on which threads.
@@ -58,13 +58,9 @@ public final class Admission implements ServerCallExecutorSupplier, ServerInterc
   }
 
   private static ExecutorService pool(String name, int threads) {
-    AtomicInteger n = new AtomicInteger();
     // Unbounded queues: the permits bound what waits on the request threads; reflection is rare.
-    return new ThreadPoolExecutor(threads, threads, 60, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
-      Thread t = new Thread(r, name + "-" + n.incrementAndGet());
-      t.setDaemon(true);
-      return t;
-    });
+    return new ThreadPoolExecutor(threads, threads, 60, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
+        Threads.numbered(name));
   }
 
 

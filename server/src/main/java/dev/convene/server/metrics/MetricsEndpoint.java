@@ -1,5 +1,6 @@
 package dev.convene.server.metrics;
 
+import dev.convene.server.platform.Threads;
 import com.sun.net.httpserver.HttpServer;
 import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.config.MeterFilter;
@@ -60,11 +61,7 @@ public final class MetricsEndpoint implements AutoCloseable {
   /** Serves {@code GET /metrics} on {@code port} (0: any free port); returns the port. */
   public synchronized int serve(String host, int port) throws IOException {
     http = HttpServer.create(new InetSocketAddress(host, port), 16);
-    http.setExecutor(Executors.newSingleThreadExecutor(r -> {
-      Thread t = new Thread(r, "convene-metrics");
-      t.setDaemon(true);
-      return t;
-    }));
+    http.setExecutor(Executors.newSingleThreadExecutor(Threads.daemon("convene-metrics")));
     http.createContext("/metrics", exchange -> {
       try (exchange) {
         if (!exchange.getRequestMethod().equals("GET")) {

@@ -77,8 +77,7 @@ public final class EventSignal implements AutoCloseable {
   }
 
   private static Thread daemon(String name, Runnable body) {
-    Thread t = new Thread(body, name);
-    t.setDaemon(true);
+    Thread t = Threads.daemon(name).newThread(body);
     t.start();
     return t;
   }

@@ -102,11 +102,7 @@ public final class JobRunner implements AutoCloseable {
    * after each commit that scheduled a job due now ({@link UnitOfWork#whenJobsDue}).
    */
   public synchronized void start(Duration interval) {
-    scheduler = Executors.newSingleThreadScheduledExecutor(r -> {
-      Thread t = new Thread(r, "convene-jobs");
-      t.setDaemon(true);
-      return t;
-    });
+    scheduler = Executors.newSingleThreadScheduledExecutor(Threads.daemon("convene-jobs"));
     scheduler.scheduleWithFixedDelay(() -> round(true), interval.toMillis(), interval.toMillis(), TimeUnit.MILLISECONDS);
     uow.whenJobsDue(this::wake);
   }
@@ -115,17 +111,18 @@ public final class JobRunner implements AutoCloseable {
    * Runs a round as soon as the runner's thread is free. Wake-ups while one is queued are one: the
    * round claims everything due when it begins, and a wake-up after it began queues the next.
    */
-  public void wake() {
+  private void wake() {
     wakeUp.request(scheduler);
   }
 
-  /** A round; the scheduled ones also read the backlog for the metrics, the wake-ups do not. */
-  private void round(boolean readBacklog) {
+  /** A round; the periodic ones also read the backlog for the metrics, the wake-ups do not. */
+  private void round(boolean periodic) {
     try {
-      if (readBacklog) {
-        readBacklog();
+      if (periodic) {
+        runOnce();
+      } else {
+        runDue();
       }
-      runDue();
     } catch (Throwable t) {
       // The database may be away, or worse; whatever it is, the next round tries again.
       log.warn("Job round failed: {}", t.toString());

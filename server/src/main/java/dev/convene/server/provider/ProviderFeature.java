@@ -1,5 +1,6 @@
 package dev.convene.server.provider;
 
+import dev.convene.server.platform.Threads;
 import dev.convene.server.platform.Feature;
 import dev.convene.server.platform.JobHandler;
 import dev.convene.server.platform.Platform;
@@ -47,7 +48,7 @@ public final class ProviderFeature implements Feature {
    * a slow provider does not hold up serving.
    */
   public void checkAllInBackground() {
-    Thread t = new Thread(() -> {
+    Thread t = Threads.daemon("convene-provider-check").newThread(() -> {
       try {
         for (ProviderConfigs.Row row : configs.all(STARTUP_CHECK_LIMIT)) {
           service.check(row);
@@ -55,8 +56,7 @@ public final class ProviderFeature implements Feature {
       } catch (RuntimeException e) {
         log.warn("The start-up check of provider credentials stopped: {}", e.getClass().getSimpleName());
       }
-    }, "convene-provider-check");
-    t.setDaemon(true);
+    });
     t.start();
   }
 

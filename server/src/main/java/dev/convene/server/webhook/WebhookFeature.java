@@ -1,5 +1,6 @@
 package dev.convene.server.webhook;
 
+import dev.convene.server.platform.Threads;
 import dev.convene.server.platform.EventSignal;
 import dev.convene.server.platform.Feature;
 import dev.convene.server.platform.JobHandler;
@@ -70,11 +71,7 @@ public final class WebhookFeature implements Feature, EventSignal.Listener {
 
   @Override
   public synchronized void start() {
-    sweeper = Executors.newSingleThreadScheduledExecutor(r -> {
-      Thread t = new Thread(r, "convene-webhook-sweep");
-      t.setDaemon(true);
-      return t;
-    });
+    sweeper = Executors.newSingleThreadScheduledExecutor(Threads.daemon("convene-webhook-sweep"));
     long ms = settings.sweep().toMillis();
     sweeper.scheduleWithFixedDelay(() -> sweepQuietly(true), 0, ms, TimeUnit.MILLISECONDS);
     platform.signal().subscribe(this);
